@@ -1,0 +1,1 @@
+"""Benchmarks and the scripts that fit the data files hashers ship in assets/."""

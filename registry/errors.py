@@ -1,0 +1,16 @@
+"""The errors a user of the registry can meet, kept in one place so callers can catch them by kind."""
+
+
+class ImageError(ValueError):
+    """The input could not be turned into an image we are willing to hash.
+
+    A ValueError so that code which already guards against bad values keeps working; the message
+    is written for the person who supplied the image, not for a Pillow developer.
+    """
+
+
+class HasherError(RuntimeError):
+    """A hasher (usually a plugin) broke its contract or failed while computing.
+
+    The message always names the hasher, so a user knows which package to blame.
+    """
