@@ -1,0 +1,24 @@
+"""Launch the Gradio app in-process on a free loopback port, for API and browser tests."""
+from __future__ import annotations
+
+import socket
+from contextlib import contextmanager
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(**overrides):
+    import demo
+    app = demo.create_app()
+    port = free_port()
+    kwargs = {**demo.launch_kwargs(), **overrides}
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **kwargs)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
