@@ -58,9 +58,10 @@ def _cmd_list(args, out, err) -> int:
                              indent=2) + "\n")
         return 0
     width = max((len(i.name) for i in infos), default=4)
+    origin_width = max((len(i.origin) for i in infos), default=8)
     for i in infos:
         status = i.summary if i.error is None else f"ERROR: {i.error}"
-        out.write(f"{i.name:<{width}}  {i.origin:<24}  {status}\n")
+        out.write(f"{i.name:<{width}}  {i.origin:<{origin_width}}  {status}\n")
     return 0
 
 

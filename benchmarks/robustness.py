@@ -1,0 +1,317 @@
+"""How well each hash notices change: detection of edited copies at 1 false match in 1000, beside peers.
+
+    python benchmarks/robustness.py --images ../shared/photos --out benchmarks/out/robustness
+
+Positives: each photo against seeded edits of itself (benchmarks/transforms.py). Negatives: every pair
+of different photos. For each backend, hex length and edit: the detection rate at the largest distance
+threshold at which at most 1 in 1000 negative pairs match (and that threshold), the mean normalised
+distance of the positives, and ROC AUC. Graded series (JPEG quality, noise, crop) report the Spearman
+correlation between the damage and the distance. Peers run in the same process on the same pixels:
+imagehash's ahash/phash/dhash/whash and, when installed, PDQ. Photos larger than --max-side are
+downscaled once on load and that copy is the original (the GCompris files are lossy WebP already).
+
+Writes results.json (every number), results.md (tables), PNG plots, and, with --write-thresholds,
+the app's calibrated verdict thresholds to assets/thresholds.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import registry  # noqa: E402
+from benchmarks.transforms import SERIES, TRANSFORMS, photo_files  # noqa: E402
+
+FPR_TARGET = 1e-3
+OUR_BACKENDS = ("ahash", "phash", "dhash", "timm")
+
+
+class Method:
+    """One hash under test: a name, its bit count, and a batch function images -> bool arrays."""
+
+    def __init__(self, name: str, bits: int, fn: Callable[[list], list], peer: bool = False,
+                 backend: str | None = None, hex_len: int | None = None, prefix_of: str | None = None):
+        self.name, self.bits, self.fn, self.peer = name, bits, fn, peer
+        self.prefix_of = prefix_of
+        self.backend, self.hex_len = backend, hex_len
+
+
+def our_methods(backends, hex_lens) -> list[Method]:
+    methods = []
+    for backend in backends:
+        if backend == "timm":
+            # One deep pass at the longest length; shorter ones are its prefixes (the prefix property).
+            longest = max(hex_lens)
+            hasher = registry.create("timm", hex_len=longest)
+            shared: dict[str, list] = {}
+
+            def deep_full(images, hasher=hasher, shared=shared):
+                shared["bits"] = hasher.compute_many(images)
+                return shared["bits"]
+
+            def deep_prefix(images, n, shared=shared):
+                return [b[: 4 * n] for b in shared["bits"]]
+            methods.append(Method(f"timm-{longest}", 4 * longest, deep_full, backend="timm", hex_len=longest))
+            for n in sorted(set(hex_lens) - {longest}, reverse=True):
+                methods.append(Method(f"timm-{n}", 4 * n, lambda ims, n=n: deep_prefix(ims, n),
+                                      backend="timm", hex_len=n, prefix_of=f"timm-{longest}"))
+        else:
+            for n in hex_lens:
+                hasher = registry.create(backend, hex_len=n)
+                methods.append(Method(f"{backend}-{n}", 4 * n, hasher.compute_many, backend=backend, hex_len=n))
+    return methods
+
+
+def peer_methods() -> list[Method]:
+    methods = []
+    try:
+        import imagehash
+        for name, fn in [("ahash", imagehash.average_hash), ("phash", imagehash.phash),
+                         ("dhash", imagehash.dhash), ("whash", imagehash.whash)]:
+            methods.append(Method(f"imagehash.{name}-16", 64,
+                                  lambda ims, fn=fn: [fn(im).hash.reshape(-1) for im in ims], peer=True))
+    except ImportError:
+        print("imagehash not installed: skipping its peers", file=sys.stderr)
+    try:
+        import pdqhash
+
+        def pdq(ims):
+            return [pdqhash.compute(np.asarray(im.convert("RGB")))[0].astype(bool) for im in ims]
+        methods.append(Method("pdq-64", 256, pdq, peer=True))
+    except ImportError:
+        print("pdqhash not installed: skipping PDQ", file=sys.stderr)
+    return methods
+
+
+def load_photo(path: Path, max_side: int) -> Image.Image:
+    img = registry.load_image(path).convert("RGB")
+    if max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return img
+
+
+def roc_auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(a positive pair is closer than a negative pair), ties counting half."""
+    values = np.concatenate([pos, neg])
+    from scipy.stats import rankdata
+    ranks = rankdata(values)
+    r_pos = ranks[: len(pos)].sum()
+    u = r_pos - len(pos) * (len(pos) + 1) / 2
+    return float(1 - u / (len(pos) * len(neg)))
+
+
+def threshold_at_fpr(neg: np.ndarray, target: float) -> int:
+    """Largest distance t with P(negative distance <= t) <= target (-1 if even 0 is too loose)."""
+    counts = np.bincount(neg.astype(int))
+    cum = np.cumsum(counts) / len(neg)
+    ok = np.nonzero(cum <= target)[0]
+    return int(ok[-1]) if len(ok) else -1
+
+
+def run(args) -> dict:
+    files = photo_files(args.images)[: args.limit or None]
+    if len(files) < 3:
+        raise SystemExit(f"need at least 3 photos in {args.images}")
+    methods = ([] if args.no_ours else our_methods(args.backends, args.hex_len)) + \
+              ([] if args.no_peers else peer_methods())
+    variant_names = ["original"] + list(TRANSFORMS)
+    series_names = [f"{s}={v:g}" for s, (levels, _) in SERIES.items() for v in levels]
+    hashes = {m.name: defaultdict(list) for m in methods}  # method -> variant -> [bits per photo]
+    seconds = defaultdict(float)
+    start = time.time()
+    for i, path in enumerate(files):
+        img = load_photo(path, args.max_side)
+        variants = [img] + [TRANSFORMS[t](img) for t in TRANSFORMS]
+        if not args.no_series:
+            variants += [factory(v)(img) for s, (levels, factory) in SERIES.items() for v in levels]
+        names = variant_names + ([] if args.no_series else series_names)
+        for m in methods:
+            t0 = time.perf_counter()
+            out = m.fn(variants)
+            seconds[m.name] += time.perf_counter() - t0
+            for name, bits in zip(names, out):
+                hashes[m.name][name].append(np.asarray(bits, bool).reshape(-1))
+        if args.progress:
+            print(f"[{i + 1}/{len(files)}] {path.name}  {time.time() - start:.0f}s", file=sys.stderr, flush=True)
+    return summarise(files, methods, hashes, seconds, args)
+
+
+def summarise(files, methods, hashes, seconds, args) -> dict:
+    n = len(files)
+    iu = np.triu_indices(n, 1)
+    results = {"photos": n, "negative_pairs": int(len(iu[0])), "fpr_target": FPR_TARGET,
+               "max_side": args.max_side, "command": " ".join(sys.argv), "methods": {}}
+    for m in methods:
+        originals = np.stack(hashes[m.name]["original"])
+        neg = (originals[:, None, :] != originals[None, :, :]).sum(-1)[iu]
+        thr = threshold_at_fpr(neg, FPR_TARGET)
+        entry = {"bits": m.bits, "peer": m.peer, "backend": m.backend, "hex_len": m.hex_len,
+                 "threshold": thr, "threshold_fraction": thr / m.bits if thr >= 0 else None,
+                 "negatives_mean": float(neg.mean() / m.bits),
+                 "negatives_p001": float(np.quantile(neg, 0.001) / m.bits),
+                 "ms_per_image": 1000 * seconds[m.prefix_of or m.name] / (n * len(hashes[m.name])),
+                 "transforms": {}, "series": {}}
+        for t in TRANSFORMS:
+            pos = (originals != np.stack(hashes[m.name][t])).sum(-1)
+            entry["transforms"][t] = {
+                "detection": float((pos <= thr).mean()),
+                "mean_distance": float(pos.mean() / m.bits),
+                "auc": roc_auc(pos, neg),
+            }
+        for s, (levels, _) in SERIES.items():
+            key = [f"{s}={v:g}" for v in levels]
+            if key[0] not in hashes[m.name]:
+                continue
+            from scipy.stats import spearmanr
+            damage, dist = [], []
+            for rank, k in enumerate(key):
+                d = (originals != np.stack(hashes[m.name][k])).sum(-1)
+                damage += [rank] * len(d)
+                dist += list(d)
+            rho = spearmanr(damage, dist).statistic
+            means = [float((originals != np.stack(hashes[m.name][k])).sum(-1).mean() / m.bits) for k in key]
+            entry["series"][s] = {"spearman": None if math.isnan(rho) else float(rho),
+                                  "levels": list(levels), "mean_distance": means}
+        entry["distances"] = {"negatives": np.bincount(neg, minlength=m.bits + 1).tolist(),
+                              "positives": np.bincount(np.concatenate([
+                                  (originals != np.stack(hashes[m.name][t])).sum(-1) for t in TRANSFORMS]),
+                                  minlength=m.bits + 1).tolist()}
+        results["methods"][m.name] = entry
+    return results
+
+
+def _ordered(methods: dict) -> list[str]:
+    return sorted(methods, key=lambda k: (methods[k]["peer"], k.split("-")[0], methods[k]["bits"]))
+
+
+def markdown(results: dict) -> str:
+    methods = results["methods"]
+    names = _ordered(methods)
+    lines = [f"Detection rate of each edit at the threshold where at most 1 in 1000 of the "
+             f"{results['negative_pairs']:,} pairs of different photos match ({results['photos']} photos). "
+             f"Columns are backend-hex length: `phash-16` is 16 hex digits, 64 bits; imagehash and PDQ "
+             f"at their usual sizes (64 and 256 bits).", "",
+             "| edit | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for t in TRANSFORMS:
+        row = [f"{methods[n]['transforms'][t]['detection']:.0%}" for n in names]
+        lines.append(f"| {t} | " + " | ".join(row) + " |")
+    lines.append("| **mean detection** | " + " | ".join(
+        f"**{np.mean([methods[n]['transforms'][t]['detection'] for t in TRANSFORMS]):.0%}**" for n in names) + " |")
+    lines.append("| mean ROC AUC | " + " | ".join(
+        f"{np.mean([methods[n]['transforms'][t]['auc'] for t in TRANSFORMS]):.3f}" for n in names) + " |")
+    lines.append("| threshold (bits) | " + " | ".join(
+        f"{methods[n]['threshold']} of {methods[n]['bits']}" for n in names) + " |")
+    if any(methods[n]["series"] for n in names):
+        for s in SERIES:
+            lines.append(f"| Spearman: {s} | " + " | ".join(
+                "n/a" if methods[n]["series"].get(s, {}).get("spearman") is None
+                else f"{methods[n]['series'][s]['spearman']:.2f}" for n in names) + " |")
+    lines.append("| ms per image (1 core) | " + " | ".join(f"{methods[n]['ms_per_image']:.1f}" for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plots(results: dict, out: Path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    methods = results["methods"]
+    names = _ordered(methods)
+    paths = []
+    cols = 4
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        m = methods[name]
+        x = np.arange(m["bits"] + 1) / m["bits"]
+        for key, colour in (("negatives", "tab:red"), ("positives", "tab:blue")):
+            counts = np.asarray(m["distances"][key], float)
+            ax.plot(x, counts / counts.sum(), color=colour, label=key)
+        if m["threshold"] >= 0:
+            ax.axvline(m["threshold"] / m["bits"], color="k", ls="--", lw=0.8)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("normalised Hamming distance", fontsize=8)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Distances of edited copies (blue) vs different photos (red); dashed: threshold at 1/1000 false matches",
+                 fontsize=10)
+    fig.tight_layout()
+    paths.append(out / "distances.png")
+    fig.savefig(paths[-1], dpi=90)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names)), 7))
+    grid = np.array([[methods[n]["transforms"][t]["detection"] for n in names] for t in TRANSFORMS])
+    im = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(TRANSFORMS)), list(TRANSFORMS), fontsize=8)
+    for (r, c), v in np.ndenumerate(grid):
+        ax.text(c, r, f"{v:.0%}", ha="center", va="center", fontsize=6)
+    fig.colorbar(im, ax=ax, label="detection at 1/1000 false matches")
+    ax.set_title("Detection rate per edit")
+    fig.tight_layout()
+    paths.append(out / "detection.png")
+    fig.savefig(paths[-1], dpi=90)
+    plt.close(fig)
+    return paths
+
+
+def thresholds(results: dict) -> dict:
+    """The app's verdict thresholds: 'slightly changed' up to the 1-in-1000 false-match distance."""
+    table: dict = {}
+    for m in results["methods"].values():
+        if m["peer"] or m["backend"] is None:
+            continue
+        frac = max(m["threshold"], 0) / m["bits"]
+        table.setdefault(m["backend"], {})[str(m["hex_len"])] = {
+            "similar": round(frac, 4), "max_bits": max(m["threshold"], 0),
+            "false_match_rate": FPR_TARGET,
+            "mean_detection": round(float(np.mean([t["detection"] for t in m["transforms"].values()])), 4)}
+    return {"about": "Written by benchmarks/robustness.py: a pair counts as 'slightly changed' while its "
+                     "normalised distance is at most 'similar', the largest at which at most 1 in 1000 pairs "
+                     "of different photos matched.",
+            "photos": results["photos"], "command": results["command"], "thresholds": table}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--images", required=True, help="a folder of photos (searched recursively)")
+    ap.add_argument("--out", required=True, help="folder for results.json, results.md and plots")
+    ap.add_argument("--backends", nargs="+", default=list(OUR_BACKENDS))
+    ap.add_argument("--hex-len", nargs="+", type=int, default=[16, 64])
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N photos")
+    ap.add_argument("--max-side", type=int, default=1024)
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-ours", action="store_true")
+    ap.add_argument("--no-series", action="store_true")
+    ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--write-thresholds", action="store_true",
+                    help="also write assets/thresholds.json for the app's verdicts")
+    ap.add_argument("--progress", action="store_true")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = run(args)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / "results.md").write_text(markdown(results))
+    if not args.no_plots:
+        plots(results, out)
+    if args.write_thresholds:
+        (ROOT / "assets" / "thresholds.json").write_text(json.dumps(thresholds(results), indent=1) + "\n")
+    print(markdown(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()
