@@ -88,7 +88,7 @@ def _cmd_hash(args, out, err) -> int:
         err.write(f"image-deep-hash: {exc}\n")
         return 2
     for path, result in zip(args.files, results):
-        if isinstance(result, ImageError):
+        if isinstance(result, (ImageError, HasherError)):
             failures += 1
             err.write(f"image-deep-hash: {result}\n")
         elif args.json:

@@ -91,8 +91,8 @@ class Hasher:
                   progress: bool = False, batch_size: int = 32) -> list:
         """Hash many images; equal to ``[self.hash(s) for s in srcs]``.
 
-        With ``errors="return"`` an unreadable image yields its ImageError in place of a hash
-        instead of aborting the batch.
+        With ``errors="return"`` an unreadable image yields its ImageError, and an image the
+        hasher fails on its HasherError, in place of a hash instead of aborting the batch.
         """
         if errors not in ("raise", "return"):
             raise ValueError("errors must be 'raise' or 'return'")
@@ -112,12 +112,22 @@ class Hasher:
                             raise
                         results[i] = exc
                 if images:
-                    outs = self._call(self.compute_many, images)
-                    if len(outs) != len(images):
-                        raise HasherError(f"hasher {self.name!r} returned {len(outs)} results "
-                                          f"for {len(images)} images")
-                    for i, bits in zip(where, outs):
-                        results[i] = self._wrap(bits)
+                    try:
+                        outs = self._call(self.compute_many, images)
+                        if len(outs) != len(images):
+                            raise HasherError(f"hasher {self.name!r} returned {len(outs)} results "
+                                              f"for {len(images)} images")
+                        for i, bits in zip(where, outs):
+                            results[i] = self._wrap(bits)
+                    except HasherError:
+                        if errors == "raise":
+                            raise
+                        # Find which images the hasher cannot do; the others still get their hash.
+                        for i, img in zip(where, images):
+                            try:
+                                results[i] = self._wrap(self._call(self.compute, img))
+                            except HasherError as exc:
+                                results[i] = exc
                 if bar is not None:
                     bar.update(len(chunk))
         finally:
