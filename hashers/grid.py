@@ -14,6 +14,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from registry import Hasher
+
 RESAMPLING = {
     "nearest": Image.Resampling.NEAREST,
     "box": Image.Resampling.BOX,
@@ -53,8 +55,50 @@ def resample_filter(name: str) -> Image.Resampling:
 
 def gray_pixels(image: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:
     """Grayscale pixels at ``size`` = (width, height), exactly as imagehash prepares them."""
-    return np.asarray(image.convert("L").resize(size, resample))
+    gray = image if image.mode == "L" else image.convert("L")  # callers may share one conversion
+    return np.asarray(gray.resize(size, resample))
 
 
 def first_bits(values: np.ndarray, bit_count: int) -> np.ndarray:
     return values.reshape(-1)[:bit_count]
+
+
+class GridHasher(Hasher):
+    """What aHash, pHash and dHash share: a resample filter, a bit grid, and a fast mode.
+
+    ``fast=True`` lets JPEGs decode at a reduced scale (Pillow's draft mode) that still leaves at least
+    ``FAST_MARGIN`` times the pixels of the thumbnail the hash is made from. It is several times faster
+    on large photos and usually changes no bit, or one or two (see the speed benchmark); so a fast hash
+    compares with an exact one, ``fast`` is not part of the hash's identity.
+    """
+
+    defaults = {"resample": "lanczos", "fast": False}
+    similar_threshold = 0.15
+    gray_input = True  # registry.hash_all may hand over one shared grayscale conversion
+    FAST_MARGIN = 8
+
+    def __init__(self, hex_len: int = 16, **options):
+        super().__init__(hex_len, **options)
+        self._filter = resample_filter(self.options["resample"])
+        if not isinstance(self.options["fast"], bool):
+            raise ValueError(f"fast must be True or False, got {self.options['fast']!r}")
+        self._rows, self._cols = grid_for(self.bit_count)
+
+    def thumbnail_size(self) -> tuple[int, int]:
+        """(width, height) of the grayscale thumbnail this hash is computed from."""
+        return self._cols, self._rows
+
+    @property
+    def draft_size(self):
+        return self.FAST_MARGIN * max(self.thumbnail_size()) if self.options["fast"] else None
+
+    @property
+    def identity(self):
+        return {k: v for k, v in self.options.items() if k != "fast"}
+
+    @property
+    def shape(self):
+        return exact_shape(self.bit_count)
+
+    def gray(self, image: Image.Image) -> np.ndarray:
+        return gray_pixels(image, self.thumbnail_size(), self._filter)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .batch import hash_all
 from .compare import Comparison, compare_hashes, compare_with
 from .discovery import GROUP, REGISTRY, HasherInfo
 from .errors import HasherError, ImageError
@@ -17,7 +18,7 @@ from .value import ImageHash
 
 __all__ = ["create", "available", "compare", "refresh", "Hasher", "HasherInfo", "ImageHash",
            "ImageError", "HasherError", "Comparison", "load_image", "compare_hashes",
-           "API_VERSION", "SUPPORTED_API_VERSIONS", "GROUP", "MAX_PIXELS"]
+           "API_VERSION", "SUPPORTED_API_VERSIONS", "GROUP", "MAX_PIXELS", "hash_all"]
 
 
 def available() -> list[HasherInfo]:

@@ -78,6 +78,15 @@ class Hasher:
         return dict(self.options)
 
     @property
+    def draft_size(self) -> int | None:
+        """Smallest image side this hasher needs, when it allows reduced-scale JPEG decoding."""
+        return None
+
+    def load(self, src: Any) -> Image.Image:
+        """Decode a source the way this hasher wants it (full size, or a JPEG draft in fast mode)."""
+        return load_image(src, draft=self.draft_size)
+
+    @property
     def shape(self) -> tuple[int, int] | None:
         """(rows, cols) to display the bits as a grid; None means the most square layout."""
         return None
@@ -85,18 +94,23 @@ class Hasher:
     # --- what everybody calls ----------------------------------------------------------------
     def hash(self, src: Any) -> ImageHash:
         """Hash one image (path, bytes, binary file, PIL image or uint8 array)."""
-        return self._wrap(self._call(self.compute, load_image(src)))
+        return self._wrap(self._call(self.compute, self.load(src)))
 
     def hash_many(self, srcs: Iterable[Any], *, errors: str = "raise",
-                  progress: bool = False, batch_size: int = 32) -> list:
+                  progress: bool = False, batch_size: int = 32, workers: int = 1) -> list:
         """Hash many images; equal to ``[self.hash(s) for s in srcs]``.
 
         With ``errors="return"`` an unreadable image yields its ImageError, and an image the
         hasher fails on its HasherError, in place of a hash instead of aborting the batch.
+        ``workers=N`` spreads large batches over N processes (each re-creates the hasher through
+        the registry, so it must be a registered backend); ``progress=True`` shows a bar on stderr.
         """
         if errors not in ("raise", "return"):
             raise ValueError("errors must be 'raise' or 'return'")
         srcs = list(srcs)
+        if workers > 1 and len(srcs) > batch_size:
+            from .batch import hash_many_parallel
+            return hash_many_parallel(self, srcs, workers, errors, progress)
         results: list = [None] * len(srcs)
         bar = _progress(len(srcs), progress, self.name)
         try:
@@ -105,7 +119,7 @@ class Hasher:
                 images, where = [], []
                 for i in chunk:
                     try:
-                        images.append(load_image(srcs[i]))
+                        images.append(self.load(srcs[i]))
                         where.append(i)
                     except ImageError as exc:
                         if errors == "raise":

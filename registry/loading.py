@@ -20,7 +20,7 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -39,6 +39,7 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Any]
 
 _TRANSPARENT_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 BACKGROUND = (255, 255, 255)
+_ORIENTATION = 0x0112
 
 
 def _allowed_formats() -> list[str]:
@@ -162,23 +163,31 @@ def _flatten(img: Image.Image) -> Image.Image:
     return out.convert("L") if gray else out
 
 
-def load_image(src: ImageSource) -> Image.Image:
+def load_image(src: ImageSource, *, draft: Optional[int] = None) -> Image.Image:
     """Decode ``src`` to an upright, opaque 8-bit ``L`` or ``RGB`` image, or raise ImageError.
 
     ``src`` may be a path, bytes, a binary file object, a PIL image, or an HxW / HxWx3 (or HxWx4)
-    uint8 numpy array.
+    uint8 numpy array. ``draft=N`` lets a JPEG decode at a reduced scale (1/2, 1/4 or 1/8) that still
+    keeps both sides at least N pixels: several times faster for large photos, slightly different
+    pixels (the hashers' fast mode).
     """
     img, what = _read_source(src)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             img.seek(0) if getattr(img, "n_frames", 1) > 1 else None
+            if draft and img.format in ("JPEG", "MPO") and min(img.size) > 2 * draft:
+                w, h = img.size
+                scale = min(w, h) / draft
+                img.draft(None, (max(1, int(w / scale)), max(1, int(h / scale))))
             img.load()
+            upright = img
             try:
-                upright = ImageOps.exif_transpose(img)
+                if img.getexif().get(_ORIENTATION, 1) not in (1, None):  # transposing copies: only when needed
+                    upright = ImageOps.exif_transpose(img) or img
             except Exception:  # a broken EXIF block should not cost the user the hash
                 upright = img
-            out = _to_8bit(upright if upright is not None else img)
+            out = _to_8bit(upright)
             out.load()
     except ImageError:
         raise

@@ -53,7 +53,7 @@ def test_backend_options_pass_through(examples):
     _, out, _ = run("hash", "-o", "highfreq_factor=2", f)
     assert out.split()[0] == str(registry.create("phash", highfreq_factor=2).hash(f))
     code, _, err = run("hash", "-o", "nonsense=1", f)
-    assert code == 2 and "allowed: highfreq_factor, resample" in err
+    assert code == 2 and "allowed: fast, highfreq_factor, resample" in err
 
 
 def test_compare_prints_distance_similarity_and_verdict(examples):
