@@ -77,9 +77,13 @@ class UploadedImage(gr.Image):
     is_template = True  # render with the stock image widget
 
     def preprocess(self, payload):
-        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
-            return str(payload.path)
-        return super().preprocess(payload)
+        if payload is None:
+            return None
+        if payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)  # Gradio has already checked that a user uploaded it
+        if (payload.url or "").startswith("data:"):  # webcam and clipboard images
+            return super().preprocess(payload)
+        raise gr.Error("Upload the image itself; links and server paths are not accepted.")
 
 
 # --- what the UI offers ------------------------------------------------------------------------
@@ -354,12 +358,19 @@ def _warm_default_model() -> None:
         pass
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    """Loopback only and no public link unless asked: a hashing server takes files from strangers."""
     parser = argparse.ArgumentParser(description="Image Deep Hash web app")
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to listen on (default 127.0.0.1, or GRADIO_SERVER_NAME)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+                        help="port (default 7860, or GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
     threading.Thread(target=_warm_default_model, daemon=True).start()
     create_app().launch(server_name=args.host, server_port=args.port, share=args.share,
                         **launch_kwargs())

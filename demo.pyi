@@ -78,9 +78,13 @@ class UploadedImage(gr.Image):
     is_template = True  # render with the stock image widget
 
     def preprocess(self, payload):
-        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
-            return str(payload.path)
-        return super().preprocess(payload)
+        if payload is None:
+            return None
+        if payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)  # Gradio has already checked that a user uploaded it
+        if (payload.url or "").startswith("data:"):  # webcam and clipboard images
+            return super().preprocess(payload)
+        raise gr.Error("Upload the image itself; links and server paths are not accepted.")
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
     if TYPE_CHECKING:

@@ -181,7 +181,7 @@ class _LoadedModel:
         import torch
         outs = []
         for start in range(0, len(images), batch_size):
-            chunk = [im.convert("RGB") for im in images[start:start + batch_size]]
+            chunk = [_bounded_aspect(im.convert("RGB")) for im in images[start:start + batch_size]]
             tensors = [self.transform(im) for im in chunk]
             if views == 2:
                 tensors += [self.transform(_centre_crop(im)) for im in chunk]
@@ -198,6 +198,27 @@ class _LoadedModel:
                 feats = (feats[: len(chunk)] + feats[len(chunk):]) / 2
             outs.append(feats)
         return np.concatenate(outs, axis=0)
+
+
+#: Longest side / shortest side beyond which an image is centre-cropped before preprocessing.
+MAX_ASPECT = 4
+
+
+def _bounded_aspect(img):
+    """Crop extreme shapes (1 x 5000) to MAX_ASPECT:1 around the centre.
+
+    timm's eval preprocessing scales the *shorter* side to the model's size, so a 1 x 5000 strip would
+    become 256 x 1,280,000 pixels before its centre crop: gigabytes for one request. The crop keeps
+    everything that centre crop would keep.
+    """
+    w, h = img.size
+    if w > MAX_ASPECT * h:
+        left = (w - MAX_ASPECT * h) // 2
+        return img.crop((left, 0, left + MAX_ASPECT * h, h))
+    if h > MAX_ASPECT * w:
+        top = (h - MAX_ASPECT * w) // 2
+        return img.crop((0, top, w, top + MAX_ASPECT * w))
+    return img
 
 
 def _centre_crop(img, keep: float = 0.75):
