@@ -41,6 +41,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p_hash = sub.add_parser("hash", help="hash image files")
     backend_args(p_hash)
+    p_hash.add_argument("--workers", "-j", type=int, default=1,
+                        help="processes to spread many files over (default 1)")
     p_hash.add_argument("files", nargs="+", metavar="FILE")
 
     p_cmp = sub.add_parser("compare", help="compare two images")
@@ -83,7 +85,8 @@ def _cmd_hash(args, out, err) -> int:
         return 2
     failures = 0
     try:
-        results = hasher.hash_many(args.files, errors="return", progress=len(args.files) > 1)
+        results = hasher.hash_many(args.files, errors="return", progress=len(args.files) > 1,
+                                   workers=args.workers)
     except HasherError as exc:
         err.write(f"image-deep-hash: {exc}\n")
         return 2

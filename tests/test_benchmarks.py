@@ -1,0 +1,54 @@
+"""Each benchmark runs on three photos, so none can silently rot."""
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, SHARED_PHOTOS
+
+pytest.importorskip("imagehash")
+
+
+def three_photos(tmp_path) -> Path:
+    """Three different photos: from ../shared/photos when present, else the shipped examples."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    if SHARED_PHOTOS.is_dir():
+        sources = sorted((SHARED_PHOTOS / "kodak").glob("*.png"))[:3]
+    else:
+        sources = [EXAMPLES / n for n in ("parrots.png", "lighthouse.png", "parrots_mirror.png")]
+    for src in sources:
+        (folder / src.name).write_bytes(src.read_bytes())
+    return folder
+
+
+def test_robustness_benchmark_on_three_photos(tmp_path):
+    from benchmarks import robustness
+    out = tmp_path / "out"
+    results = robustness.main(["--images", str(three_photos(tmp_path)), "--out", str(out),
+                               "--hex-len", "4", "16"])
+    assert {"results.json", "results.md", "distances.png", "detection.png"} <= {p.name for p in out.iterdir()}
+    data = json.loads((out / "results.json").read_text())
+    assert data["photos"] == 3 and data["negative_pairs"] == 3
+    methods = data["methods"]
+    assert {"phash-16", "timm-16", "timm-4", "imagehash.phash-16"} <= set(methods)
+    for m in methods.values():
+        for t in m["transforms"].values():
+            assert 0 <= t["detection"] <= 1 and 0 <= t["auc"] <= 1
+        assert set(m["series"]) == {"jpeg_quality", "noise_sigma", "crop_percent"}
+    # imagehash's phash and ours at the same size are the same hash, so they score the same
+    assert methods["phash-16"]["transforms"] == methods["imagehash.phash-16"]["transforms"]
+    table = robustness.thresholds(data)["thresholds"]
+    assert set(table) == {"ahash", "phash", "dhash", "timm"} and set(table["phash"]) == {"4", "16"}
+
+
+def test_speed_benchmark_on_three_photos(tmp_path):
+    from benchmarks import speed
+    out = tmp_path / "out"
+    res = speed.main(["--images", str(three_photos(tmp_path)), "--out", str(out), "--repeats", "1",
+                      "--large", "1", "--no-parallel"])
+    assert (out / "speed.md").read_text().count("|") > 20
+    for rows in res["sets"].values():
+        assert rows["seconds"]["decode only"] > 0
+        assert set(rows["fast_agreement"]) == {"ahash", "phash", "dhash"}
+    assert res["deep"]["batch32_img_s"] > 0
