@@ -145,6 +145,12 @@ def markdown(res: dict) -> str:
             f"{n}: {a['share_within_2_bits']:.0%} of photos within 2 bits, {a['share_identical']:.0%} identical, "
             f"worst {a['max_bits']}" for n, a in agree.items()))
         lines.append("")
+    agree = res.get("fast_agreement_12mpx")
+    if agree:
+        lines.append(f"Fast mode vs exact on {agree['files']} photos enlarged to 12 Mpx JPEGs (64-bit hashes): " + "; ".join(
+            f"{n}: {a['share_within_2_bits']:.0%} within 2 bits, {a['share_identical']:.0%} identical, worst {a['max_bits']}"
+            for n, a in agree.items() if n != "files"))
+        lines.append("")
     d = res.get("deep", {})
     if "batch1_img_s" in d:
         lines.append(f"Deep hash (timm, default model, views={d['views']}) on {d['device']}: "
@@ -161,12 +167,16 @@ def main(argv=None) -> dict:
     ap.add_argument("--images", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--limit", type=int, default=0, help="use only the first N photos")
+    ap.add_argument("--limit", type=int, default=0, help="use an evenly spaced sample of N photos")
     ap.add_argument("--large", type=int, default=12, help="how many 12 Mpx JPEGs to make")
+    ap.add_argument("--agreement", type=int, default=48,
+                    help="how many 12 Mpx JPEGs to check fast mode against exact mode on")
     ap.add_argument("--no-deep", action="store_true")
     ap.add_argument("--no-parallel", action="store_true")
     args = ap.parse_args(argv)
-    files = photo_files(args.images)[: args.limit or None]
+    files = photo_files(args.images)
+    if args.limit and args.limit < len(files):
+        files = [files[round(i * len(files) / args.limit)] for i in range(args.limit)]
     table, exact, fast = methods()
     reference = {f"{n} (exact)": f"imagehash.{n}" for n in CLASSICAL}
     reference.update({f"{n} (fast)": f"imagehash.{n}" for n in CLASSICAL})
@@ -186,6 +196,10 @@ def main(argv=None) -> dict:
                                      "seconds": seconds, "reference": reference,
                                      "fast_agreement": fast_agreement(set_files, exact, fast)}
             print(f"{set_name}: done", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        sample = files[:: max(1, len(files) // max(1, args.agreement))][: args.agreement]
+        large = make_large_jpegs(sample, len(sample), Path(tmp))
+        res["fast_agreement_12mpx"] = {"files": len(large), **fast_agreement(large, exact, fast)}
     if not args.no_deep:
         res["deep"] = deep_rates(files, max(1, min(3, args.repeats)))
     if not args.no_parallel:

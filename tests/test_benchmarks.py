@@ -46,7 +46,7 @@ def test_speed_benchmark_on_three_photos(tmp_path):
     from benchmarks import speed
     out = tmp_path / "out"
     res = speed.main(["--images", str(three_photos(tmp_path)), "--out", str(out), "--repeats", "1",
-                      "--large", "1", "--no-parallel"])
+                      "--large", "1", "--agreement", "2", "--no-parallel"])
     assert (out / "speed.md").read_text().count("|") > 20
     for rows in res["sets"].values():
         assert rows["seconds"]["decode only"] > 0
