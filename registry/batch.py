@@ -50,6 +50,8 @@ def hash_many_parallel(hasher, srcs: list, workers: int, errors: str, progress: 
 
     from .hasher import _progress
     workers = max(1, min(workers, os.cpu_count() or 1))
+    # Several chunks per worker keep both busy to the end; small chunks cost little next to decoding.
+    chunk_size = max(1, min(chunk_size, -(-len(srcs) // (4 * workers))))
     spec = (hasher.name, hasher.hex_len, dict(hasher.options))
     chunks = [(i, srcs[i:i + chunk_size]) for i in range(0, len(srcs), chunk_size)]
     results: list = [None] * len(srcs)

@@ -98,13 +98,16 @@ def compare_hashes(hash_a: ImageHash, hash_b: ImageHash, threshold: Optional[flo
 
 def compare_with(hasher, src_a: Any, src_b: Any) -> Comparison:
     """Compare two images with an existing hasher (reuses its model)."""
-    from .loading import load_image
-    img_a, img_b = load_image(src_a), load_image(src_b)
-    hash_a, hash_b = hasher.hash(img_a), hasher.hash(img_b)
+    img_a, img_b = hasher.load(src_a), hasher.load(src_b)
     cosine = None
-    if callable(getattr(hasher, "embed", None)):
-        emb = np.asarray(hasher.embed([img_a, img_b]), dtype=np.float64)
+    embed, to_bits = getattr(hasher, "embed", None), getattr(hasher, "bits_from_embeddings", None)
+    if callable(embed) and callable(to_bits):
+        # One forward pass for the pair gives both the hashes and the cosine similarity.
+        emb = np.asarray(hasher._call(embed, [img_a, img_b]), dtype=np.float64)
+        hash_a, hash_b = (hasher._wrap(bits) for bits in to_bits(emb))
         denom = np.linalg.norm(emb[0]) * np.linalg.norm(emb[1])
         cosine = float(emb[0] @ emb[1] / denom) if denom else 0.0
+    else:
+        hash_a, hash_b = hasher.hash(img_a), hasher.hash(img_b)
     threshold = similar_threshold(hasher.name, hasher.hex_len, type(hasher).similar_threshold)
     return compare_hashes(hash_a, hash_b, threshold, cosine)

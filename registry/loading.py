@@ -56,11 +56,16 @@ def _describe(src: Any) -> str:
 def _open_bytes(data: bytes, what: str) -> Image.Image:
     if len(data) == 0:
         raise ImageError(f"{what} is empty (0 bytes), not an image")
+    return _open(io.BytesIO(data), what)
+
+
+def _open(fp, what: str) -> Image.Image:
+    """Read the header only, from a path or a binary stream, and check the size it declares."""
     try:
         # Pillow's own bomb check warns or raises at its limit; ours is stricter and clearer.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=_allowed_formats())
+            img = Image.open(fp, formats=_allowed_formats())
     except UnidentifiedImageError:
         raise ImageError(f"{what} is not an image in a supported format "
                          f"({', '.join(ALLOWED_FORMATS)})") from None
@@ -96,10 +101,11 @@ def _read_source(src: Any) -> tuple[Image.Image, str]:
         if not path.is_file():
             raise ImageError(f"not a file: {what}")
         try:
-            data = path.read_bytes()
+            if path.stat().st_size == 0:
+                raise ImageError(f"{what} is empty (0 bytes), not an image")
+            return _open(path, what), what  # Pillow reads the file itself: no copy of its bytes
         except OSError as exc:
             raise ImageError(f"cannot read {what}: {exc.strerror or exc}") from None
-        return _open_bytes(data, what), what
     if isinstance(src, (bytes, bytearray, memoryview)):
         return _open_bytes(bytes(src), "the image data"), "the image data"
     if hasattr(src, "read"):
