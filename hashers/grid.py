@@ -55,7 +55,7 @@ def resample_filter(name: str) -> Image.Resampling:
 
 def gray_pixels(image: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:
     """Grayscale pixels at ``size`` = (width, height), exactly as imagehash prepares them."""
-    gray = image if image.mode == "L" else image.convert("L")  # callers may share one conversion
+    gray = image if image.mode == "L" else image.convert("L")  # usually already L (input_mode)
     return np.asarray(gray.resize(size, resample))
 
 
@@ -74,7 +74,7 @@ class GridHasher(Hasher):
 
     defaults = {"resample": "lanczos", "fast": False}
     similar_threshold = 0.15
-    gray_input = True  # registry.hash_all may hand over one shared grayscale conversion
+    input_mode = "L"  # converted once by load(), and shared across hashers by registry.hash_all
     FAST_MARGIN = 8
 
     def __init__(self, hex_len: int = 16, **options):

@@ -18,18 +18,18 @@ def hash_all(src: Any, hashers: Sequence) -> dict[str, ImageHash]:
     """Hash one image with several hashers, decoding it once; keys are the hashers' names.
 
     If every hasher allows a reduced-scale JPEG decode (fast mode), the largest size any of them
-    needs is decoded; otherwise the full image. Hashers that work on grayscale share one conversion.
+    needs is decoded; otherwise the full image. Hashers that ask for the same ``input_mode`` (the
+    classical ones work in grayscale) share one conversion.
     """
     drafts = [h.draft_size for h in hashers]
     image = load_image(src, draft=max(drafts) if drafts and all(drafts) else None)
-    gray = None
+    converted = {image.mode: image}
     out: dict[str, ImageHash] = {}
     for hasher in hashers:
-        if getattr(hasher, "gray_input", False):
-            gray = gray if gray is not None else (image if image.mode == "L" else image.convert("L"))
-            out[hasher.name] = hasher._wrap(hasher._call(hasher.compute, gray))
-        else:
-            out[hasher.name] = hasher._wrap(hasher._call(hasher.compute, image))
+        mode = hasher.input_mode or image.mode
+        if mode not in converted:
+            converted[mode] = image.convert(mode)
+        out[hasher.name] = hasher.hash_image(converted[mode])
     return out
 
 
@@ -61,11 +61,11 @@ def hash_many_parallel(hasher, srcs: list, workers: int, errors: str, progress: 
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = {pool.submit(_worker, spec, chunk): start for start, chunk in chunks}
             for future in as_completed(futures):
-                start = futures[future]
-                for k, item in enumerate(future.result()):
-                    results[start + k] = (ImageHash.from_dict(item) if isinstance(item, dict) else item)
+                start, done = futures[future], future.result()
+                for k, item in enumerate(done):
+                    results[start + k] = ImageHash.from_dict(item) if isinstance(item, dict) else item
                 if bar is not None:
-                    bar.update(len(future.result()))
+                    bar.update(len(done))
     finally:
         if bar is not None:
             bar.close()

@@ -30,7 +30,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                      description="Perceptual and deep image hashes.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("list", help="list backends, where they come from, and load errors")
+    p_list = sub.add_parser("list", help="list backends, where they come from, and load errors")
+    p_list.add_argument("--json", action="store_true", help="machine-readable output")
 
     def backend_args(p):
         p.add_argument("--backend", "-b", default="phash", help="backend name (default: phash)")
@@ -54,7 +55,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _cmd_list(args, out, err) -> int:
     infos = registry.available()
-    if args_json(args):
+    if args.json:
         out.write(json.dumps([{"name": i.name, "origin": i.origin, "summary": i.summary,
                                "hex_lengths": i.hex_lengths_text, "error": i.error} for i in infos],
                              indent=2) + "\n")
@@ -65,10 +66,6 @@ def _cmd_list(args, out, err) -> int:
         status = i.summary if i.error is None else f"ERROR: {i.error}"
         out.write(f"{i.name:<{width}}  {i.origin:<{origin_width}}  {status}\n")
     return 0
-
-
-def args_json(args) -> bool:
-    return bool(getattr(args, "json", False))
 
 
 def _make_hasher(args, err):

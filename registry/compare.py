@@ -108,6 +108,6 @@ def compare_with(hasher, src_a: Any, src_b: Any) -> Comparison:
         denom = np.linalg.norm(emb[0]) * np.linalg.norm(emb[1])
         cosine = float(emb[0] @ emb[1] / denom) if denom else 0.0
     else:
-        hash_a, hash_b = hasher.hash(img_a), hasher.hash(img_b)
+        hash_a, hash_b = hasher.hash_image(img_a), hasher.hash_image(img_b)
     threshold = similar_threshold(hasher.name, hasher.hex_len, type(hasher).similar_threshold)
     return compare_hashes(hash_a, hash_b, threshold, cosine)

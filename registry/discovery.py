@@ -82,9 +82,10 @@ def _declared() -> list[HasherInfo]:
         else:
             plugins.append(HasherInfo(ep.name, f"{dist_name}=={version}", ep.value,
                                       requires=_requirement_on_us(dist)))
-    declared_order = [n for n, _ in _pyproject_entry_points()]
+    declared = _pyproject_entry_points()
+    declared_order = [n for n, _ in declared]
     if not builtins:
-        builtins = [HasherInfo(n, BUILTIN, v) for n, v in _pyproject_entry_points()]
+        builtins = [HasherInfo(n, BUILTIN, v) for n, v in declared]
     # Keep the order the project declares (cheapest first), however the installer stored them.
     builtins.sort(key=lambda i: declared_order.index(i.name) if i.name in declared_order else 99)
     return builtins + sorted(plugins, key=lambda i: (i.name, i.origin))

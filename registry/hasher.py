@@ -43,6 +43,10 @@ class Hasher:
     api_version: ClassVar[int] = API_VERSION
     hex_lengths: ClassVar[Collection[int]] = ALL_HEX_LENGTHS
     defaults: ClassVar[Mapping[str, Any]] = {}
+    #: The PIL mode ``compute`` works in ("L" for the classical hashes), or None for the loader's
+    #: L/RGB as they come. ``load`` converts to it, and registry.hash_all converts once per mode for
+    #: all the hashers that share it.
+    input_mode: ClassVar[str | None] = None
     #: Normalised Hamming distance up to which two images count as "the same picture, slightly
     #: changed", used by registry.compare when no calibrated threshold exists for this backend.
     similar_threshold: ClassVar[float] = 0.15
@@ -83,8 +87,10 @@ class Hasher:
         return None
 
     def load(self, src: Any) -> Image.Image:
-        """Decode a source the way this hasher wants it (full size, or a JPEG draft in fast mode)."""
-        return load_image(src, draft=self.draft_size)
+        """Decode a source the way this hasher wants it: full size or a JPEG draft, in ``input_mode``."""
+        image = load_image(src, draft=self.draft_size)
+        mode = self.input_mode
+        return image if mode is None or image.mode == mode else image.convert(mode)
 
     @property
     def shape(self) -> tuple[int, int] | None:
@@ -94,7 +100,11 @@ class Hasher:
     # --- what everybody calls ----------------------------------------------------------------
     def hash(self, src: Any) -> ImageHash:
         """Hash one image (path, bytes, binary file, PIL image or uint8 array)."""
-        return self._wrap(self._call(self.compute, self.load(src)))
+        return self.hash_image(self.load(src))
+
+    def hash_image(self, image: Image.Image) -> ImageHash:
+        """Hash an image that ``load`` (or registry.load_image) already decoded, without decoding again."""
+        return self._wrap(self._call(self.compute, image))
 
     def hash_many(self, srcs: Iterable[Any], *, errors: str = "raise",
                   progress: bool = False, batch_size: int = 32, workers: int = 1) -> list:
@@ -139,7 +149,7 @@ class Hasher:
                         # Find which images the hasher cannot do; the others still get their hash.
                         for i, img in zip(where, images):
                             try:
-                                results[i] = self._wrap(self._call(self.compute, img))
+                                results[i] = self.hash_image(img)
                             except HasherError as exc:
                                 results[i] = exc
                 if bar is not None:

@@ -182,10 +182,8 @@ def load_image(src: ImageSource, *, draft: Optional[int] = None) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             img.seek(0) if getattr(img, "n_frames", 1) > 1 else None
-            if draft and img.format in ("JPEG", "MPO") and min(img.size) > 2 * draft:
-                w, h = img.size
-                scale = min(w, h) / draft
-                img.draft(None, (max(1, int(w / scale)), max(1, int(h / scale))))
+            if draft:  # JPEG picks the largest 1/2, 1/4, 1/8 keeping both sides >= draft; others ignore it
+                img.draft(None, (draft, draft))
             img.load()
             upright = img
             try:

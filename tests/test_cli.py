@@ -24,6 +24,14 @@ def test_list_shows_backends_and_origin():
         assert any(line.split()[:2] == [name, "built-in"] for line in out.splitlines()), name
 
 
+def test_list_json_gives_every_backend_with_its_error_field():
+    code, out, _ = run("list", "--json")
+    listed = {item["name"]: item for item in json.loads(out)}
+    assert code == 0 and {"ahash", "phash", "dhash", "timm"} <= set(listed)
+    assert listed["phash"]["origin"] == "built-in" and listed["phash"]["error"] is None
+    assert listed["phash"]["hex_lengths"] == "1-256"
+
+
 def test_hash_prints_one_line_per_file_matching_the_api(examples):
     files = [str(examples / "parrots.png"), str(examples / "lighthouse.png")]
     code, out, _ = run("hash", "--backend", "dhash", "--hex-len", "9", *files)
