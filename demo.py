@@ -122,28 +122,14 @@ def _info(backend: str):
     raise gr.Error(f"Unknown backend {backend!r}. Choose one from the list.")
 
 
-def _options(backend: str, model: Optional[str]) -> dict[str, Any]:
-    if backend == "timm":
-        from hashers.deep import check_model_name
-        try:
-            return {"model": check_model_name(model or DEFAULT_MODEL)}
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from None
-    return {}
-
-
 def _hasher(backend: str, hex_len, model: Optional[str] = None):
-    info = _info(backend)
+    """The registry validates backend, length and model itself; user_errors words its ValueErrors."""
     try:
         hex_len = int(hex_len)
     except (TypeError, ValueError):
         raise gr.Error(f"Hex length must be a whole number, got {hex_len!r}.") from None
-    if hex_len not in info.hex_lengths:
-        raise gr.Error(f"Backend {backend!r} supports hex lengths {info.hex_lengths_text}, not {hex_len}.")
-    try:
-        return registry.create(backend, hex_len=hex_len, **_options(backend, model))
-    except (ValueError, HasherError) as exc:
-        raise gr.Error(str(exc)) from None
+    options = {"model": model or DEFAULT_MODEL} if backend == "timm" else {}
+    return registry.create(backend, hex_len=hex_len, **options)
 
 
 def user_errors(fn):
