@@ -21,7 +21,6 @@ from typing import Any, Optional
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a hashing service
 
 import gradio as gr  # noqa: E402
-import numpy as np
 from PIL import Image, ImageChops, ImageDraw  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent

@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from registry import Hasher, ImageError
+from registry import Hasher
 from registry.errors import HasherError
 
 DEFAULT_MODEL = "tf_efficientnet_lite0"

@@ -12,12 +12,11 @@ error and never breaks the registry or the other hashers. On a name clash the bu
 from __future__ import annotations
 
 import re
-import sys
 import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Collection, Optional
+from typing import Collection, Optional
 
 from .hasher import API_VERSION, SUPPORTED_API_VERSIONS, Hasher, describe_lengths
 

@@ -25,8 +25,7 @@ def three_photos(tmp_path) -> Path:
 def test_robustness_benchmark_on_three_photos(tmp_path):
     from benchmarks import robustness
     out = tmp_path / "out"
-    results = robustness.main(["--images", str(three_photos(tmp_path)), "--out", str(out),
-                               "--hex-len", "4", "16"])
+    robustness.main(["--images", str(three_photos(tmp_path)), "--out", str(out), "--hex-len", "4", "16"])
     assert {"results.json", "results.md", "distances.png", "detection.png"} <= {p.name for p in out.iterdir()}
     data = json.loads((out / "results.json").read_text())
     assert data["photos"] == 3 and data["negative_pairs"] == 3

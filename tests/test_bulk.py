@@ -1,5 +1,4 @@
 """Bulk hashing: one decode for several hashes, a fast mode, and hash_many over processes."""
-import io
 
 import pytest
 from PIL import Image

@@ -1,5 +1,4 @@
 """The timm deep hasher: real weights, the model's own preprocessing, and a projection with known properties."""
-import json
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ torch = pytest.importorskip("torch")
 timm = pytest.importorskip("timm")
 
 import registry  # noqa: E402
-from benchmarks.transforms import TRANSFORMS, photo_files  # noqa: E402
+from benchmarks.transforms import TRANSFORMS  # noqa: E402
 from hashers import deep  # noqa: E402
 
 CUDA = torch.cuda.is_available()
