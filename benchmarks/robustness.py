@@ -152,8 +152,11 @@ def summarise(files, methods, hashes, seconds, args) -> dict:
     iu = np.triu_indices(n, 1)
     results = {"photos": n, "negative_pairs": int(len(iu[0])), "fpr_target": FPR_TARGET,
                "max_side": args.max_side, "command": " ".join(sys.argv), "methods": {}}
+    from scipy.stats import spearmanr
     for m in methods:
         originals = np.stack(hashes[m.name]["original"])
+        # Each variant's distances to its original, computed once and used by every metric below.
+        dist = {k: (originals != np.stack(v)).sum(-1) for k, v in hashes[m.name].items() if k != "original"}
         neg = (originals[:, None, :] != originals[None, :, :]).sum(-1)[iu]
         thr = threshold_at_fpr(neg, FPR_TARGET)
         entry = {"bits": m.bits, "peer": m.peer, "backend": m.backend, "hex_len": m.hex_len,
@@ -163,7 +166,7 @@ def summarise(files, methods, hashes, seconds, args) -> dict:
                  "ms_per_image": 1000 * seconds[m.prefix_of or m.name] / (n * len(hashes[m.name])),
                  "transforms": {}, "series": {}}
         for t in TRANSFORMS:
-            pos = (originals != np.stack(hashes[m.name][t])).sum(-1)
+            pos = dist[t]
             entry["transforms"][t] = {
                 "detection": float((pos <= thr).mean()),
                 "mean_distance": float(pos.mean() / m.bits),
@@ -171,22 +174,16 @@ def summarise(files, methods, hashes, seconds, args) -> dict:
             }
         for s, (levels, _) in SERIES.items():
             key = [f"{s}={v:g}" for v in levels]
-            if key[0] not in hashes[m.name]:
+            if key[0] not in dist:
                 continue
-            from scipy.stats import spearmanr
-            damage, dist = [], []
-            for rank, k in enumerate(key):
-                d = (originals != np.stack(hashes[m.name][k])).sum(-1)
-                damage += [rank] * len(d)
-                dist += list(d)
-            rho = spearmanr(damage, dist).statistic
-            means = [float((originals != np.stack(hashes[m.name][k])).sum(-1).mean() / m.bits) for k in key]
+            damage = np.repeat(np.arange(len(key)), [len(dist[k]) for k in key])
+            rho = spearmanr(damage, np.concatenate([dist[k] for k in key])).statistic
             entry["series"][s] = {"spearman": None if math.isnan(rho) else float(rho),
-                                  "levels": list(levels), "mean_distance": means}
+                                  "levels": list(levels),
+                                  "mean_distance": [float(dist[k].mean() / m.bits) for k in key]}
         entry["distances"] = {"negatives": np.bincount(neg, minlength=m.bits + 1).tolist(),
-                              "positives": np.bincount(np.concatenate([
-                                  (originals != np.stack(hashes[m.name][t])).sum(-1) for t in TRANSFORMS]),
-                                  minlength=m.bits + 1).tolist()}
+                              "positives": np.bincount(np.concatenate([dist[t] for t in TRANSFORMS]),
+                                                       minlength=m.bits + 1).tolist()}
         results["methods"][m.name] = entry
     return results
 

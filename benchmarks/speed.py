@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import registry  # noqa: E402
+from benchmarks.deep_speed import images_per_second  # noqa: E402
 from benchmarks.transforms import photo_files  # noqa: E402
 
 CLASSICAL = ("ahash", "phash", "dhash")
@@ -105,12 +106,9 @@ def deep_rates(files, repeats: int) -> dict:
     except Exception as exc:  # torch/timm missing
         return {"error": str(exc)}
     images = [registry.load_image(f) for f in files[:32]]
-    hasher.compute_many(images[:2])
-    hasher.batch_size = 1
-    one = statistics.median([len(images) / _secs(lambda: [hasher.compute(im) for im in images])
-                             for _ in range(repeats)])
-    hasher.batch_size = 32
-    many = statistics.median([len(images) / _secs(lambda: hasher.compute_many(images)) for _ in range(repeats)])
+    hasher.compute_many(images[:2])  # warm-up
+    one = images_per_second(hasher, images, 1, repeats)
+    many = images_per_second(hasher, images, 32, repeats)
     return {"device": hasher.device, "batch1_img_s": round(one, 2), "batch32_img_s": round(many, 2),
             "images": len(images), "views": hasher.options["views"]}
 

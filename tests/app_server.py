@@ -1,14 +1,9 @@
 """Launch the Gradio app in-process on a free loopback port, for API and browser tests."""
 from __future__ import annotations
 
-import socket
 from contextlib import contextmanager
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchmarks.load_test import free_port
 
 
 @contextmanager

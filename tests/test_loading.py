@@ -1,7 +1,5 @@
 """One loader for every backend: many kinds of source in, an upright opaque image or ImageError out."""
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -9,17 +7,12 @@ from PIL import Image
 
 import registry
 from registry import ImageError
+from tests.images import bomb_png, encode
 
 
 @pytest.fixture(scope="module")
 def parrots_bytes(examples):
     return (examples / "parrots.png").read_bytes()
-
-
-def png_bytes(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
 
 
 def test_every_kind_of_source_gives_the_same_hash(examples, parrots_bytes):
@@ -88,19 +81,8 @@ def test_every_common_mode_loads_as_8_bit_l_or_rgb(examples, mode):
 
 
 def _truncated(fmt: str, examples) -> bytes:
-    img = Image.open(examples / "parrots.png").convert("RGB")
-    buf = io.BytesIO()
-    img.save(buf, fmt)
-    data = buf.getvalue()
+    data = encode(Image.open(examples / "parrots.png").convert("RGB"), fmt)
     return data[: len(data) // 2]
-
-
-def _bomb_png(width=100_000, height=100_000) -> bytes:
-    def chunk(tag, payload):
-        return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + chunk(b"IEND", b""))
 
 
 @pytest.mark.parametrize("make, message", [
@@ -111,7 +93,7 @@ def _bomb_png(width=100_000, height=100_000) -> bytes:
     (lambda ex, tmp: _truncated("JPEG", ex), "truncated|corrupt"),
     (lambda ex, tmp: _truncated("PNG", ex), "truncated|corrupt"),
     (lambda ex, tmp: _truncated("WEBP", ex), "truncated|corrupt"),
-    (lambda ex, tmp: _bomb_png(), "over the limit"),
+    (lambda ex, tmp: bomb_png(), "over the limit"),
     (lambda ex, tmp: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "not an image"),
     (lambda ex, tmp: np.zeros((4, 4), np.float64), "uint8"),
     (lambda ex, tmp: np.zeros((4, 4, 2), np.uint8), "shape"),
@@ -135,7 +117,7 @@ def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
     decoded = []
     monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self) or None)
     with pytest.raises(ImageError, match="over the limit"):
-        loading.load_image(_bomb_png())
+        loading.load_image(bomb_png())
     assert decoded == []
 
 

@@ -9,11 +9,14 @@ from registry.cli import main
 from tests.plugin_factory import make_plugin
 
 CODE = '''
+    import os
     import time
     import numpy as np
     from registry import Hasher
 
     time.sleep(1.0)  # a slow import
+    with open(os.environ["IDH_BAD_IMPORT_LOG"], "a") as log:
+        log.write("imported\\n")
 
     class Picky(Hasher):
         """Fails on dark images only, as a buggy plugin might."""
@@ -44,8 +47,9 @@ def bad_plugins(tmp_path, monkeypatch):
                                               "floats": "idh_bad:Floats", "crash": "idh_bad_missing:X"},
                 "idh_bad", CODE)
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("IDH_BAD_IMPORT_LOG", str(tmp_path / "imports.log"))
     registry.refresh()
-    yield
+    yield tmp_path / "imports.log"
     registry.refresh()
 
 
@@ -68,6 +72,7 @@ def test_a_slow_import_is_listed_once_and_then_cached(bad_plugins):
     start = time.perf_counter()
     registry.available()
     assert time.perf_counter() - start < first / 10
+    assert bad_plugins.read_text().splitlines() == ["imported"]  # the module was imported once, not twice
     assert names["picky"].error is None and "idh_bad_missing" in names["crash"].error
 
 
