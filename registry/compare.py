@@ -1,9 +1,10 @@
 """Answering the user's real question: is this the same image, a slightly changed copy, or another?
 
-Thresholds are data, not code: ``assets/thresholds.json`` is written by
-``benchmarks/robustness.py`` from measured distance distributions. A backend/length missing
-from it falls back to the nearest calibrated length of the same backend, then to the hasher's
-own ``similar_threshold``.
+Thresholds are data, not code: ``registry/data/thresholds.json`` (package data, so an installed
+package judges exactly as a checkout does) is written by ``benchmarks/robustness.py`` from measured
+distance distributions. A backend/length missing from it falls back to the nearest calibrated length
+of the same backend, then to the hasher's own ``similar_threshold``. The file itself missing is an
+error: quietly judging with first estimates would change verdicts without a word.
 """
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .errors import HasherError
+from .factory import create
 from .value import ImageHash
 
-THRESHOLDS_FILE = Path(__file__).resolve().parent.parent / "assets" / "thresholds.json"
+THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "thresholds.json"
 
 VERDICTS = {
     "identical": "Same image: the hashes are identical.",
@@ -30,8 +33,10 @@ VERDICTS = {
 def _thresholds() -> dict[str, dict[int, float]]:
     try:
         data = json.loads(THRESHOLDS_FILE.read_text())
-    except (OSError, ValueError):
-        return {}
+    except (OSError, ValueError) as exc:
+        raise HasherError(f"this image-deep-hash installation is incomplete: its calibrated "
+                          f"verdict thresholds {THRESHOLDS_FILE} cannot be read ({exc}); "
+                          f"reinstall the package") from None
     table: dict[str, dict[int, float]] = {}
     for backend, by_len in data.get("thresholds", {}).items():
         table[backend] = {int(k): float(v["similar"]) for k, v in by_len.items()}
@@ -98,16 +103,12 @@ def compare_hashes(hash_a: ImageHash, hash_b: ImageHash, threshold: Optional[flo
 
 def compare_with(hasher, src_a: Any, src_b: Any) -> Comparison:
     """Compare two images with an existing hasher (reuses its model)."""
-    img_a, img_b = hasher.load(src_a), hasher.load(src_b)
-    cosine = None
-    embed, to_bits = getattr(hasher, "embed", None), getattr(hasher, "bits_from_embeddings", None)
-    if callable(embed) and callable(to_bits):
-        # One forward pass for the pair gives both the hashes and the cosine similarity.
-        emb = np.asarray(hasher._call(embed, [img_a, img_b]), dtype=np.float64)
-        hash_a, hash_b = (hasher._wrap(bits) for bits in to_bits(emb))
-        denom = np.linalg.norm(emb[0]) * np.linalg.norm(emb[1])
-        cosine = float(emb[0] @ emb[1] / denom) if denom else 0.0
-    else:
-        hash_a, hash_b = hasher.hash_image(img_a), hasher.hash_image(img_b)
+    hash_a, hash_b, cosine = hasher.hash_pair(hasher.load(src_a), hasher.load(src_b))
     threshold = similar_threshold(hasher.name, hasher.hex_len, type(hasher).similar_threshold)
     return compare_hashes(hash_a, hash_b, threshold, cosine)
+
+
+def compare(src_a: Any, src_b: Any, backend: str = "phash", hex_len: int = 16,
+            **options: Any) -> Comparison:
+    """Hash two images with one backend and say how far apart they are."""
+    return compare_with(create(backend, hex_len=hex_len, **options), src_a, src_b)

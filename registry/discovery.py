@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Collection, Optional
 
 from .hasher import API_VERSION, SUPPORTED_API_VERSIONS, Hasher, describe_lengths
+from .optional import missing_message
 
 GROUP = "image_deep_hash.hashers"
 DIST_NAME = "image-deep-hash"
@@ -38,6 +39,7 @@ class HasherInfo:
     hex_lengths: Collection[int] = field(default_factory=lambda: range(1, 257))
     cls: Optional[type] = field(default=None, repr=False, compare=False)
     requires: Optional[str] = field(default=None, repr=False)  # plugin's own requirement on us
+    missing_extra: Optional[str] = None  # the extra to install when its dependencies are missing
 
     @property
     def builtin(self) -> bool:
@@ -131,6 +133,10 @@ def _load(info: HasherInfo) -> None:
     info.cls = obj
     info.summary = (obj.summary or (obj.__doc__ or "").strip().split("\n")[0]).strip()
     info.hex_lengths = obj.hex_lengths
+    extra = getattr(obj, "extra", None)
+    if extra:  # found without importing torch & co: listing stays fast and tells the truth
+        info.error = missing_message(extra, f"the {info.name!r} backend")
+        info.missing_extra = extra if info.error else None
 
 
 class Registry:

@@ -6,13 +6,17 @@ checking the bits that come back, wrapping them in an :class:`ImageHash`, and ba
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Collection, Iterable, Mapping
+import contextlib
+import itertools
+import json
+from typing import Any, Callable, ClassVar, Collection, Iterable, Iterator, Mapping, Optional
 
 import numpy as np
 from PIL import Image
 
 from .errors import HasherError, ImageError
 from .loading import load_image
+from .results import HashResult
 from .value import ImageHash
 
 #: The contract version this registry implements. Bump it when the Hasher contract changes in a
@@ -50,6 +54,10 @@ class Hasher:
     #: Normalised Hamming distance up to which two images count as "the same picture, slightly
     #: changed", used by registry.compare when no calibrated threshold exists for this backend.
     similar_threshold: ClassVar[float] = 0.15
+    #: The extra (a key of registry.optional.EXTRAS, e.g. "deep") whose packages this backend
+    #: imports lazily; discovery lists the backend as unusable, with the install command, when
+    #: they are missing. Plugins declare their dependencies in their own package instead.
+    extra: ClassVar[Optional[str]] = None
 
     def __init__(self, hex_len: int = 16, **options: Any):
         label = self.name or type(self).__name__
@@ -98,6 +106,29 @@ class Hasher:
         return None
 
     # --- what everybody calls ----------------------------------------------------------------
+    @property
+    def spec(self) -> dict[str, Any]:
+        """A plain, JSON-ready dict that re-creates this hasher anywhere: ``create(**spec)``.
+
+        A manifest header, a process-pool worker and a Ray actor all rebuild hashers from it, so it
+        holds the backend's name, the length and every option, and nothing that only lives here.
+        """
+        spec = {"name": self.name, "hex_len": self.hex_len, **self.options}
+        try:
+            return json.loads(json.dumps(spec))
+        except (TypeError, ValueError) as exc:
+            raise HasherError(f"hasher {self.name!r} has options that are not JSON-ready "
+                              f"({exc}); it cannot be re-created in another process") from None
+
+    @classmethod
+    def option_choices(cls) -> dict[str, list[tuple[str, Any]]]:
+        """Values of options that a menu may offer, as (label, value), limited to what runs here.
+
+        The app builds its option widgets from this instead of knowing backends by name. Empty
+        when the backend has nothing to choose beyond the length.
+        """
+        return {}
+
     def hash(self, src: Any) -> ImageHash:
         """Hash one image (path, bytes, binary file, PIL image or uint8 array)."""
         return self.hash_image(self.load(src))
@@ -106,60 +137,90 @@ class Hasher:
         """Hash an image that ``load`` (or registry.load_image) already decoded, without decoding again."""
         return self._wrap(self._call(self.compute, image))
 
+    def hash_pair(self, image_a: Image.Image, image_b: Image.Image
+                  ) -> tuple[ImageHash, ImageHash, Optional[float]]:
+        """Hash two decoded images for a comparison: (hash_a, hash_b, cosine or None).
+
+        An optional capability: a backend with float features (the deep hash) overrides it to
+        compute both in one pass and return the cosine similarity of those features, which
+        registry.compare reports beside the Hamming distance. The default hashes each image.
+        """
+        return self.hash_image(image_a), self.hash_image(image_b), None
+
+    def iter_hashes(self, sources: Iterable[Any], *, batch_size: int = 32) -> Iterator[HashResult]:
+        """Hash sources lazily, in input order: one HashResult per source, as soon as it is known.
+
+        This is the one stream every bulk path reads (``hash_many``, the engines, the CLI, the app),
+        so a consumer can write results while hashing goes on. Sources are read ``batch_size`` at a
+        time and handed to ``compute_many`` together; an unreadable image, or an image the hasher
+        fails on, becomes a record with its error and the others in its batch are still hashed.
+        """
+        batch_size = max(1, int(batch_size))
+        iterator = iter(sources)
+        index = 0
+        while True:
+            chunk = list(itertools.islice(iterator, batch_size))
+            if not chunk:
+                return
+            yield from self._hash_chunk(index, chunk)
+            index += len(chunk)
+
     def hash_many(self, srcs: Iterable[Any], *, errors: str = "raise",
                   progress: bool = False, batch_size: int = 32, workers: int = 1) -> list:
         """Hash many images; equal to ``[self.hash(s) for s in srcs]``.
 
         With ``errors="return"`` an unreadable image yields its ImageError, and an image the
         hasher fails on its HasherError, in place of a hash instead of aborting the batch.
-        ``workers=N`` spreads large batches over N processes (each re-creates the hasher through
-        the registry, so it must be a registered backend); ``progress=True`` shows a bar on stderr.
+        ``workers=N`` spreads large batches over N processes (each re-creates the hasher from
+        ``spec``, so it must be a registered backend); ``progress=True`` shows a bar on stderr.
+        A thin layer over :meth:`iter_hashes` (or the process engine's stream of the same records).
         """
         if errors not in ("raise", "return"):
             raise ValueError("errors must be 'raise' or 'return'")
         srcs = list(srcs)
         if workers > 1 and len(srcs) > batch_size:
-            from .batch import hash_many_parallel
-            return hash_many_parallel(self, srcs, workers, errors, progress)
-        results: list = [None] * len(srcs)
-        bar = _progress(len(srcs), progress, self.name)
-        try:
-            for start in range(0, len(srcs), max(1, batch_size)):
-                chunk = range(start, min(start + batch_size, len(srcs)))
-                images, where = [], []
-                for i in chunk:
-                    try:
-                        images.append(self.load(srcs[i]))
-                        where.append(i)
-                    except ImageError as exc:
-                        if errors == "raise":
-                            raise
-                        results[i] = exc
-                if images:
-                    try:
-                        outs = self._call(self.compute_many, images)
-                        if len(outs) != len(images):
-                            raise HasherError(f"hasher {self.name!r} returned {len(outs)} results "
-                                              f"for {len(images)} images")
-                        for i, bits in zip(where, outs):
-                            results[i] = self._wrap(bits)
-                    except HasherError:
-                        if errors == "raise":
-                            raise
-                        # Find which images the hasher cannot do; the others still get their hash.
-                        for i, img in zip(where, images):
-                            try:
-                                results[i] = self.hash_image(img)
-                            except HasherError as exc:
-                                results[i] = exc
-                if bar is not None:
-                    bar.update(len(chunk))
-        finally:
-            if bar is not None:
-                bar.close()
+            stream = ENGINES["process"](self.spec, srcs, workers=workers)
+        else:
+            stream = self.iter_hashes(srcs, batch_size=batch_size)
+        results: list = []
+        with progress_bar(len(srcs), progress, self.name) as bar:
+            for record in stream:
+                if record.error is not None and errors == "raise":
+                    raise record.error
+                results.append(record.hash if record.error is None else record.error)
+                bar.update(1)
         return results
 
     # --- internals ---------------------------------------------------------------------------
+    def _hash_chunk(self, start: int, chunk: list) -> list[HashResult]:
+        records: list[Optional[HashResult]] = [None] * len(chunk)
+        images, where = [], []
+        for k, src in enumerate(chunk):
+            try:
+                images.append(self.load(src))
+                where.append(k)
+            except ImageError as exc:
+                records[k] = HashResult(start + k, src, error=exc)
+        if images:
+            try:
+                outs = self._call(self.compute_many, images)
+                if len(outs) != len(images):
+                    raise HasherError(f"hasher {self.name!r} returned {len(outs)} results "
+                                      f"for {len(images)} images")
+                hashes = [self._wrap(bits) for bits in outs]
+            except HasherError:
+                # Find which images the hasher cannot do; the others still get their hash.
+                hashes = []
+                for img in images:
+                    try:
+                        hashes.append(self.hash_image(img))
+                    except HasherError as exc:
+                        hashes.append(exc)
+            for k, out in zip(where, hashes):
+                records[k] = (HashResult(start + k, chunk[k], error=out) if isinstance(out, HasherError)
+                              else HashResult(start + k, chunk[k], hash=out))
+        return records  # type: ignore[return-value]
+
     def _call(self, fn, arg):
         try:
             return fn(arg)
@@ -187,8 +248,27 @@ class Hasher:
         return f"{type(self).__name__}(hex_len={self.hex_len}{opts})"
 
 
-def _progress(total: int, enabled: bool, name: str):
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, enabled: bool, name: str):
+    """A tqdm bar on stderr when asked for and worth it (two or more images), else a no-op."""
     if not enabled or total < 2:
-        return None
+        yield _NoBar()
+        return
     from tqdm import tqdm
-    return tqdm(total=total, desc=f"hashing ({name})", unit="img", file=None, leave=False)
+    with tqdm(total=total, desc=f"hashing ({name})", unit="img", leave=False) as bar:
+        yield bar
+
+
+#: Engines that run ``(spec, sources)`` elsewhere and stream HashResults back, by name. The
+#: contract knows them only by name: registry.engines fills this table when the package loads,
+#: so ``hash_many(workers=N)`` can use the process pool without this module importing it.
+ENGINES: dict[str, Callable[..., Iterator[HashResult]]] = {}
+
+
+def register_engine(name: str, run: Callable[..., Iterator[HashResult]]) -> None:
+    ENGINES[name] = run

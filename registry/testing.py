@@ -17,7 +17,9 @@ from typing import Any, Iterable, Optional, Union
 import numpy as np
 from PIL import Image
 
+from .discovery import REGISTRY
 from .errors import HasherError, ImageError
+from .factory import create
 from .hasher import Hasher
 from .value import ImageHash
 
@@ -74,8 +76,7 @@ def _png(img: Image.Image) -> bytes:
 
 def _make(hasher: Union[str, type], hex_len: int, options: dict) -> Hasher:
     if isinstance(hasher, str):
-        import registry
-        return registry.create(hasher, hex_len=hex_len, **options)
+        return create(hasher, hex_len=hex_len, **options)
     return hasher(hex_len=hex_len, **options)
 
 
@@ -90,8 +91,7 @@ def check_hasher(hasher: Union[str, type], *, hex_lengths: Optional[Iterable[int
     """
     cls = hasher if isinstance(hasher, type) else None
     if cls is None:
-        import registry
-        info = registry.discovery.REGISTRY.lookup(hasher)
+        info = REGISTRY.lookup(hasher)
         if info.error is not None:
             report = ConformanceReport(str(hasher), failed=[f"loads: {info.error}"])
             if raise_on_failure:

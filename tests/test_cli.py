@@ -40,12 +40,13 @@ def test_hash_prints_one_line_per_file_matching_the_api(examples):
     assert out.splitlines() == expected
 
 
-def test_bad_files_are_reported_on_stderr_counted_in_exit_code_and_the_rest_hashed(examples, tmp_path):
+def test_bad_files_are_reported_on_stderr_exit_1_and_the_rest_hashed(examples, tmp_path):
+    """As sha256sum -c: 1 when some files failed, whatever their number (2 is only usage errors)."""
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
     good = str(examples / "parrots.png")
     code, out, err = run("hash", str(tmp_path / "missing.png"), good, str(empty))
-    assert code == 2
+    assert code == 1
     assert out.splitlines() == [f"{registry.create('phash').hash(good)}  {good}"]
     assert "not found" in err and "empty" in err
 
@@ -65,10 +66,29 @@ def test_backend_options_pass_through(examples):
 
 
 def test_compare_prints_distance_similarity_and_verdict(examples):
+    """As cmp: exit 0 for the same picture, 1 for a different one."""
     code, out, _ = run("compare", str(examples / "parrots.png"), str(examples / "lighthouse.png"))
-    assert code == 0 and "distance:" in out and "similarity:" in out and "Different image" in out
+    assert code == 1 and "distance:" in out and "similarity:" in out and "Different image" in out
     code, out, _ = run("compare", "--json", str(examples / "parrots.png"), str(examples / "parrots.png"))
-    assert json.loads(out)["verdict"] == "identical"
+    assert code == 0 and json.loads(out)["verdict"] == "identical"
+
+
+def test_compare_of_an_unreadable_file_exits_1_and_a_usage_error_2(examples, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    code, _, err = run("compare", str(examples / "parrots.png"), str(bad))
+    assert code == 1 and "bad.png" in err
+    with pytest.raises(SystemExit) as exc:
+        run("compare", str(examples / "parrots.png"))
+    assert exc.value.code == 2
+    code, _, _ = run("compare", "-n", "0", str(examples / "parrots.png"), str(bad))
+    assert code == 2
+
+
+def test_many_failed_files_still_exit_1_not_their_count(examples, tmp_path):
+    missing = [str(tmp_path / f"missing{i}.png") for i in range(3)]
+    code, out, err = run("hash", *missing)
+    assert code == 1 and out == "" and err.count("not found") == 3
 
 
 def test_unknown_backend_is_a_usage_error():

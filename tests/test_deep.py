@@ -63,7 +63,7 @@ def test_same_hash_in_another_process(default, examples):
     code = ("import registry, sys; print(registry.create('timm', hex_len=64)"
             ".hash(sys.argv[1]))")
     out = subprocess.run([sys.executable, "-c", code, str(examples / "parrots.png")],
-                         capture_output=True, text=True, check=True, cwd=deep.ASSETS.parent.parent)
+                         capture_output=True, text=True, check=True, cwd=deep.MEANS_DIR.parents[2])
     assert out.stdout.strip() == str(default.hash(examples / "parrots.png"))
 
 

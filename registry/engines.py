@@ -1,0 +1,81 @@
+"""Engines: run ``(spec, sources)`` and stream back one HashResult per source, in input order.
+
+The contract (``Hasher.iter_hashes``) says how one process hashes; an engine says where. Every
+engine takes the same plain ``spec`` (``Hasher.spec``) and sources and gives the same records, so a
+manifest writer, ``check`` or a Ray job never care which one ran. Engines re-create the hasher from
+the spec through the factory, as a worker on another machine must.
+
+- ``local``: this process, through ``iter_hashes``.
+- ``process``: a pool of spawned processes, chunks handed out round the pool, results released
+  in input order as soon as every earlier chunk is done.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Iterable, Iterator, Mapping
+
+from .factory import create
+from .hasher import register_engine
+from .results import HashResult
+
+
+def run_local(spec: Mapping[str, Any], sources: Iterable[Any], *, batch_size: int = 32
+              ) -> Iterator[HashResult]:
+    """Hash in this process; lazy, so the sources may be an endless generator."""
+    yield from create(**spec).iter_hashes(sources, batch_size=batch_size)
+
+
+def _hash_chunk_in_worker(spec: Mapping[str, Any], start: int, chunk: list) -> list[dict]:
+    """Runs in a worker: plain dicts cross the process boundary, not ImageHash objects."""
+    hasher = _worker_hasher(spec)
+    out = []
+    for record in hasher.iter_hashes(chunk):
+        out.append({**record.to_dict(), "index": start + record.index})
+    return out
+
+
+_worker_cache: dict[str, Any] = {}
+
+
+def _worker_hasher(spec: Mapping[str, Any]):
+    """One hasher per spec per worker process (a deep model loads once, not once per chunk)."""
+    import json
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _worker_cache:
+        _worker_cache.clear()
+        _worker_cache[key] = create(**spec)
+    return _worker_cache[key]
+
+
+def run_process_pool(spec: Mapping[str, Any], sources: Iterable[Any], *, workers: int = 2,
+                     chunk_size: int = 16) -> Iterator[HashResult]:
+    """Spread sources over ``workers`` spawned processes; yield records in input order.
+
+    Several chunks per worker keep every process busy to the end; small chunks cost little next
+    to decoding. Spawn, not fork: safe with torch and with threads.
+    """
+    sources = list(sources)
+    workers = max(1, min(int(workers), os.cpu_count() or 1))
+    chunk_size = max(1, min(chunk_size, -(-len(sources) // (4 * workers)) or 1))
+    chunks = [(i, sources[i:i + chunk_size]) for i in range(0, len(sources), chunk_size)]
+    ctx = multiprocessing.get_context("spawn")
+    done: dict[int, list[dict]] = {}
+    next_chunk = 0
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: dict[Future, int] = {pool.submit(_hash_chunk_in_worker, dict(spec), start, chunk): k
+                                      for k, (start, chunk) in enumerate(chunks)}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done[pending.pop(future)] = future.result()
+            while next_chunk in done:  # release in input order, as soon as possible
+                start, chunk = chunks[next_chunk]
+                for item in done.pop(next_chunk):
+                    yield HashResult.from_dict(item, source=chunk[item["index"] - start])
+                next_chunk += 1
+
+
+register_engine("local", run_local)
+register_engine("process", run_process_pool)
