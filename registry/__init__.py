@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from . import engines  # noqa: F401  (registers the engines by name)
 from .batch import hash_all
-from .compare import Comparison, compare, compare_hashes, compare_with
+from .comparison import Comparison, compare, compare_hashes, compare_with
 from .discovery import GROUP, HasherInfo
 from .errors import HasherError, ImageError
 from .factory import available, create, refresh

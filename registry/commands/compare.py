@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from ..compare import compare_with
+from ..comparison import compare_with
 from ..errors import HasherError, ImageError
 from .common import USAGE, add_backend_arguments, make_hasher
 
