@@ -6,8 +6,10 @@ checking the bits that come back, wrapping them in an :class:`ImageHash`, and ba
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 import json
 from typing import Any, Callable, ClassVar, Collection, Iterable, Iterator, Mapping, Optional
 
@@ -58,6 +60,10 @@ class Hasher:
     #: imports lazily; discovery lists the backend as unusable, with the install command, when
     #: they are missing. Plugins declare their dependencies in their own package instead.
     extra: ClassVar[Optional[str]] = None
+    #: Chunks that ``iter_hashes`` decodes ahead in a background thread while one computes (0: none).
+    #: Worth it when ``compute_many`` releases the GIL for long (a neural network), not for the
+    #: classical hashes, whose cost is the decode itself.
+    prefetch: ClassVar[int] = 0
 
     def __init__(self, hex_len: int = 16, **options: Any):
         label = self.name or type(self).__name__
@@ -157,13 +163,25 @@ class Hasher:
         """
         batch_size = max(1, int(batch_size))
         iterator = iter(sources)
-        index = 0
-        while True:
-            chunk = list(itertools.islice(iterator, batch_size))
-            if not chunk:
-                return
-            yield from self._hash_chunk(index, chunk)
-            index += len(chunk)
+        chunks = iter(lambda: list(itertools.islice(iterator, batch_size)), [])
+        if not self.prefetch:
+            index = 0
+            for chunk in chunks:
+                yield from self._compute_chunk(self._load_chunk(index, chunk))
+                index += len(chunk)
+            return
+        # Decode the next chunk in a thread while this one computes: Pillow's decoders and ONNX
+        # Runtime release the GIL, so a deep hasher's model never waits for JPEG decoding.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="idh-prefetch") as pool:
+            pending: collections.deque = collections.deque()
+            index = 0
+            for chunk in chunks:
+                pending.append(pool.submit(self._load_chunk, index, chunk))
+                index += len(chunk)
+                if len(pending) > self.prefetch:
+                    yield from self._compute_chunk(pending.popleft().result())
+            while pending:
+                yield from self._compute_chunk(pending.popleft().result())
 
     def hash_many(self, srcs: Iterable[Any], *, errors: str = "raise",
                   progress: bool = False, batch_size: int = 32, workers: int = 1) -> list:
@@ -192,15 +210,19 @@ class Hasher:
         return results
 
     # --- internals ---------------------------------------------------------------------------
-    def _hash_chunk(self, start: int, chunk: list) -> list[HashResult]:
-        records: list[Optional[HashResult]] = [None] * len(chunk)
-        images, where = [], []
+    def _load_chunk(self, start: int, chunk: list) -> list:
+        """(index, source, decoded image or its ImageError) for each source of a chunk."""
+        loaded = []
         for k, src in enumerate(chunk):
             try:
-                images.append(self.load(src))
-                where.append(k)
+                loaded.append((start + k, src, self.load(src)))
             except ImageError as exc:
-                records[k] = HashResult(start + k, src, error=exc)
+                loaded.append((start + k, src, exc))
+        return loaded
+
+    def _compute_chunk(self, loaded: list) -> list[HashResult]:
+        images = [img for _, _, img in loaded if not isinstance(img, ImageError)]
+        hashes: list = []
         if images:
             try:
                 outs = self._call(self.compute_many, images)
@@ -216,10 +238,13 @@ class Hasher:
                         hashes.append(self.hash_image(img))
                     except HasherError as exc:
                         hashes.append(exc)
-            for k, out in zip(where, hashes):
-                records[k] = (HashResult(start + k, chunk[k], error=out) if isinstance(out, HasherError)
-                              else HashResult(start + k, chunk[k], hash=out))
-        return records  # type: ignore[return-value]
+        done = iter(hashes)
+        records = []
+        for index, src, img in loaded:
+            out = img if isinstance(img, ImageError) else next(done)
+            records.append(HashResult(index, src, error=out) if isinstance(out, (ImageError, HasherError))
+                           else HashResult(index, src, hash=out))
+        return records
 
     def _call(self, fn, arg):
         try:

@@ -117,3 +117,22 @@ def test_every_engine_gives_the_same_records(examples, tmp_path):
     assert [str(r.error) if r.error else None for r in pooled] == \
         [str(r.error) if r.error else None for r in local]
     assert [type(r.error) for r in pooled] == [type(r.error) for r in local]
+
+
+def test_a_hasher_that_prefetches_gives_the_same_stream_and_reads_at_most_one_batch_ahead(examples, tmp_path):
+    class Prefetching(type(registry.create("phash"))):
+        prefetch = 1
+
+    srcs = sources_with_a_bad_one(examples, tmp_path) * 3
+    plain, ahead = registry.create("phash"), Prefetching(hex_len=16)
+    assert [(r.index, r.hash, str(r.error)) for r in ahead.iter_hashes(srcs, batch_size=2)] == \
+        [(r.index, r.hash, str(r.error)) for r in plain.iter_hashes(srcs, batch_size=2)]
+    pulled = []
+
+    def counted():
+        for s in srcs:
+            pulled.append(s)
+            yield s
+
+    first = next(ahead.iter_hashes(counted(), batch_size=2))
+    assert first.index == 0 and len(pulled) <= 4
