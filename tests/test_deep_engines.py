@@ -1,0 +1,102 @@
+"""The deep hash's engines: ONNX Runtime on the CPU gives torch's bits, its export is cached atomically and
+rebuilt when corrupt or stale, and with the export cached, hashing needs neither torch nor timm."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("timm")
+pytest.importorskip("onnxruntime")
+
+import registry  # noqa: E402
+from hashers import deep, deep_onnx  # noqa: E402
+from hashers.deep_preprocess import eval_transform  # noqa: E402
+from tests.conftest import ROOT  # noqa: E402
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMAGE_DEEP_HASH_CACHE", str(tmp_path / "cache"))
+    deep._networks.clear()
+    yield tmp_path / "cache" / "onnx"
+    deep._networks.clear()
+
+
+def files(examples):
+    return sorted(examples.glob("*.*g"))
+
+
+def agreement(a, b) -> float:
+    return 1 - np.mean([(x - y) / x.bit_count for x, y in zip(a, b)])
+
+
+@pytest.mark.parametrize("projection", ["random", "auto"])
+def test_onnx_and_torch_give_the_same_bits(examples, projection):
+    torch_hashes = registry.create("timm", hex_len=256, engine="torch", projection=projection).hash_many(files(examples))
+    onnx_hasher = registry.create("timm", hex_len=256, engine="auto", projection=projection)
+    assert onnx_hasher.engine == "onnx"
+    assert agreement(torch_hashes, onnx_hasher.hash_many(files(examples))) >= 0.995
+
+
+def test_the_preprocessing_without_torch_equals_timms(examples):
+    hasher = registry.create("timm", engine="torch")
+    ours = eval_transform(hasher.loaded.data_config)
+    for path in files(examples):
+        img = registry.load_image(path).convert("RGB")
+        for im in (img, img.crop((0, 0, 200, 500)), img.resize((230, 224))):
+            assert np.array_equal(ours(im), hasher.loaded.transform(im).numpy())
+
+
+def test_the_export_is_built_once_and_reused(private_cache, examples):
+    first = registry.create("timm", model="test_efficientnet", pretrained=False, engine="onnx")
+    exported = sorted(private_cache.iterdir())
+    assert [p.suffix for p in exported] == [".json", ".onnx"]
+    stamp = exported[1].stat().st_mtime_ns
+    deep._networks.clear()
+    again = registry.create("timm", model="test_efficientnet", pretrained=False, engine="onnx")
+    assert exported[1].stat().st_mtime_ns == stamp
+    assert again.hash(examples / "parrots.png") == first.hash(examples / "parrots.png")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "stale key", "no description"])
+def test_a_corrupt_or_stale_export_is_rebuilt(private_cache, examples, damage):
+    reference = registry.create("timm", model="test_efficientnet", pretrained=False, engine="torch") \
+        .hash(examples / "parrots.png")
+    registry.create("timm", model="test_efficientnet", pretrained=False, engine="onnx")
+    onnx_file = next(private_cache.glob("*.onnx"))
+    meta_file = onnx_file.with_suffix(".json")
+    if damage == "truncate":
+        onnx_file.write_bytes(onnx_file.read_bytes()[:1000])
+    elif damage == "garbage":
+        onnx_file.write_bytes(b"\0" * 5000)
+    elif damage == "stale key":
+        meta = json.loads(meta_file.read_text())
+        meta["key"]["format"] = -1
+        meta_file.write_text(json.dumps(meta))
+    else:
+        meta_file.unlink()
+    deep._networks.clear()
+    hasher = registry.create("timm", model="test_efficientnet", pretrained=False, engine="onnx")
+    assert hasher.hash(examples / "parrots.png") == reference
+    key = {k: v for k, v in json.loads(meta_file.read_text())["key"].items() if k != "format"}
+    assert deep_onnx.cached(key) is not None  # rebuilt whole, and described again
+    assert not list(private_cache.glob("*.tmp"))  # nothing half-written left behind
+
+
+def test_with_the_export_cached_hashing_imports_neither_torch_nor_timm(private_cache, examples):
+    expected = str(registry.create("timm", hex_len=64, engine="onnx").hash(examples / "parrots.png"))
+    code = ("import sys, registry; h = registry.create('timm', hex_len=64); "
+            "print(h.hash(sys.argv[1]), 'torch' in sys.modules, 'timm' in sys.modules)")
+    import os
+    out = subprocess.run([sys.executable, "-c", code, str(examples / "parrots.png")], capture_output=True,
+                         text=True, cwd=ROOT, env={**os.environ, "IMAGE_DEEP_HASH_CACHE": str(private_cache.parent)})
+    assert out.stdout.split() == [expected, "False", "False"], out.stderr
+
+
+def test_engine_onnx_without_onnxruntime_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(deep_onnx, "available", lambda: False)
+    with pytest.raises(registry.MissingDependency, match="onnxruntime"):
+        registry.create("timm", engine="onnx")
+    assert registry.create("timm", engine="auto").engine == "torch"
