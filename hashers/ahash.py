@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from registry.colour import gradient_detail
+from registry.hasher import Computed
+
 from .grid import GridHasher, first_bits
 
 
@@ -13,5 +16,6 @@ class AverageHash(GridHasher):
     summary = "Average hash: fastest; survives re-encoding and resizing, not crops or edits."
 
     def compute(self, image):
-        cells = first_bits(self.gray(image), self.bit_count)
-        return cells > np.mean(cells)
+        gray = self.gray(image)
+        cells = first_bits(gray, self.bit_count)
+        return Computed(cells > np.mean(cells), gradient_detail(gray))

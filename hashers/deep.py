@@ -402,7 +402,7 @@ class TimmHasher(Hasher):
     def hash_pair(self, image_a, image_b) -> tuple[ImageHash, ImageHash, Optional[float]]:
         """One forward pass for the pair gives both hashes and the cosine of their embeddings."""
         emb = np.asarray(self._call(self.embed, [image_a, image_b]), dtype=np.float64)
-        hash_a, hash_b = (self._wrap(bits) for bits in self.bits_from_embeddings(emb))
+        hash_a, hash_b = (self._wrap(bits, img) for bits, img in zip(self.bits_from_embeddings(emb), (image_a, image_b)))
         denom = np.linalg.norm(emb[0]) * np.linalg.norm(emb[1])
         return hash_a, hash_b, float(emb[0] @ emb[1] / denom) if denom else 0.0
 

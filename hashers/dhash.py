@@ -1,6 +1,9 @@
 """dHash: whether each pixel of a small grayscale thumbnail is brighter than its left neighbour."""
 from __future__ import annotations
 
+from registry.colour import gradient_detail
+from registry.hasher import Computed
+
 from .grid import GridHasher, first_bits
 
 
@@ -15,4 +18,4 @@ class DifferenceHash(GridHasher):
 
     def compute(self, image):
         pixels = self.gray(image)
-        return first_bits(pixels[:, 1:] > pixels[:, :-1], self.bit_count)
+        return Computed(first_bits(pixels[:, 1:] > pixels[:, :-1], self.bit_count), gradient_detail(pixels))

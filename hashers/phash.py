@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
+from registry.colour import gradient_detail
+from registry.hasher import Computed
+
 from .grid import GridHasher, first_bits
 
 
@@ -25,6 +28,10 @@ class PerceptualHash(GridHasher):
         return self._cols * f, self._rows * f
 
     def compute(self, image):
-        dct = scipy.fft.dct(scipy.fft.dct(self.gray(image), axis=0), axis=1)
+        gray = self.gray(image)
+        dct = scipy.fft.dct(scipy.fft.dct(gray, axis=0), axis=1)
         low = first_bits(dct[: self._rows, : self._cols], self.bit_count)
-        return low > np.median(low)
+        # Its bits see only the lowest frequencies: measure detail at the grid's own resolution.
+        f = self.options["highfreq_factor"]
+        coarse = gray.reshape(self._rows, f, self._cols, f).mean(axis=(1, 3))
+        return Computed(low > np.median(low), gradient_detail(coarse))

@@ -1,21 +1,34 @@
-"""Answering the user's real question: is this the same image, a slightly changed copy, or another?
+"""Two questions, answered apart: is it the same picture, and can I keep it or must I fetch it again?
+
+*Same picture?* The hash distance answers, with every invariance the hash has: within the calibrated
+threshold it is the same picture. *Fetch again?* The verdict answers, from the distance plus what the
+hash is blind to:
+
+- ``identical``: same pixels (only known when both images are at hand); keep it.
+- ``similar``: the same picture, slightly changed (re-encoded, resized, lightly edited); keep it.
+- ``recoloured``: the same picture, but its colours or tone changed beyond what re-encoding does
+  (inverted, channels swapped, hue turned, made grayscale, much brighter or darker); fetch it again.
+- ``uncertain``: too little detail for the distance to mean anything (a flat colour, a nearly blank
+  page) and the colour layout cannot tell either; fetch it again to be safe.
+- ``different``: another picture; fetch it.
 
 Thresholds are data, not code: ``registry/data/thresholds.json`` (package data, so an installed
-package judges exactly as a checkout does) is written by ``benchmarks/robustness.py`` from measured
-distance distributions. A backend/length missing from it falls back to the nearest calibrated length
-of the same backend, then to the hasher's own ``similar_threshold``. The file itself missing is an
-error: quietly judging with first estimates would change verdicts without a word.
+package judges exactly as a checkout does), written by ``benchmarks/calibrate_thresholds.py`` on photos
+no benchmark scores. A backend/length missing from it falls back to the nearest calibrated length of
+the same backend, then to the hasher's own ``similar_threshold``. The file itself missing is an error:
+quietly judging with first estimates would change verdicts without a word.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
+from .colour import colour_change, colour_stats, signature
 from .errors import HasherError
 from .factory import create
 from .value import ImageHash
@@ -23,39 +36,80 @@ from .value import ImageHash
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "thresholds.json"
 
 VERDICTS = {
-    "identical": "Same image: the hashes are identical.",
-    "similar": "Slightly changed copy of the same image: no need to fetch it again.",
-    "different": "Different image.",
+    "identical": "Identical pixels: no need to fetch it again.",
+    "similar": "Same picture, slightly changed (re-encoded, resized or lightly edited): "
+               "no need to fetch it again.",
+    "recoloured": "Same picture, but its colours or tone changed: fetch it again.",
+    "uncertain": "Too little detail to tell whether it is the same picture: fetch it again to be safe.",
+    "different": "Different picture: fetch it again.",
 }
+KEEP = frozenset({"identical", "similar"})
+#: Until calibrated: below this detail score (mean thumbnail gradient, gray levels) a hash says little.
+DEFAULT_MIN_DETAIL = 2.0
+#: Low-detail pairs: mean Lab difference of the 4 x 4 colour layout beyond which they are different.
+DEFAULT_LAYOUT_DIFFERENT = 6.0
 
 
 @lru_cache(maxsize=1)
-def _thresholds() -> dict[str, dict[int, float]]:
+def _calibration() -> dict:
     try:
-        data = json.loads(THRESHOLDS_FILE.read_text())
+        return json.loads(THRESHOLDS_FILE.read_text())
     except (OSError, ValueError) as exc:
         raise HasherError(f"this image-deep-hash installation is incomplete: its calibrated "
                           f"verdict thresholds {THRESHOLDS_FILE} cannot be read ({exc}); "
                           f"reinstall the package") from None
-    table: dict[str, dict[int, float]] = {}
-    for backend, by_len in data.get("thresholds", {}).items():
-        table[backend] = {int(k): float(v["similar"]) for k, v in by_len.items()}
-    return table
+
+
+def _nearest(backend: str, hex_len: int) -> Optional[dict]:
+    by_len = _calibration().get("thresholds", {}).get(backend)
+    if not by_len:
+        return None
+    nearest = min(by_len, key=lambda n: (abs(int(n) - hex_len), int(n)))
+    return by_len[nearest]
 
 
 def similar_threshold(backend: str, hex_len: int, fallback: float = 0.15) -> float:
     """Largest normalised distance that still counts as 'slightly changed' for this backend."""
-    by_len = _thresholds().get(backend)
-    if not by_len:
-        return fallback
-    nearest = min(by_len, key=lambda n: (abs(n - hex_len), n))
-    return by_len[nearest]
+    entry = _nearest(backend, hex_len)
+    return float(entry["similar"]) if entry else fallback
 
 
-def verdict(distance: int, bits: int, threshold: float) -> str:
-    if distance == 0:
-        return "identical"
-    return "similar" if distance / bits <= threshold else "different"
+def min_detail(backend: str, hex_len: int) -> float:
+    """Detail score below which this backend's distance means too little to call a pair the same."""
+    entry = _nearest(backend, hex_len)
+    return float(entry.get("min_detail", DEFAULT_MIN_DETAIL)) if entry else DEFAULT_MIN_DETAIL
+
+
+def colour_limits() -> dict:
+    return dict(_calibration().get("colour", {}))
+
+
+def layout_different() -> float:
+    return float(_calibration().get("low_detail", {}).get("layout_different", DEFAULT_LAYOUT_DIFFERENT))
+
+
+_thresholds = _calibration  # the name the tests clear
+
+
+def judge(hash_a: ImageHash, hash_b: ImageHash, distance: int, threshold: float,
+          same_pixels: Optional[bool] = None) -> tuple[str, list[str], bool]:
+    """(verdict, colour changes in words, low detail) for a pair; the one rule every face uses."""
+    if same_pixels:
+        return "identical", [], False
+    limit = min_detail(hash_a.backend, hash_a.hex_len)
+    details = [h.detail for h in (hash_a, hash_b) if h.detail is not None]
+    low = bool(details) and min(details) < limit
+    colours = hash_a.colour is not None and hash_b.colour is not None
+    changes = colour_change(hash_a.colour, hash_b.colour, colour_limits()) if colours else []
+    same_picture = distance <= threshold * hash_a.bit_count
+    if low:
+        # The hash says little; the colour layout can still tell clearly different images apart.
+        if colours and colour_stats(hash_a.colour, hash_b.colour)["layout"] > layout_different():
+            return "different", changes, True
+        return "uncertain", changes, True
+    if not same_picture:
+        return "different", changes, False
+    return ("recoloured" if changes else "similar"), changes, False
 
 
 @dataclass(frozen=True)
@@ -69,13 +123,30 @@ class Comparison:
     threshold: float
     verdict: str
     cosine: Optional[float] = None  # for backends with embeddings
+    changes: tuple[str, ...] = field(default_factory=tuple)  # colour/tone changes found, in words
+    low_detail: bool = False
+    identical_file: bool = False
 
     @property
     def similarity(self) -> float:
         return 1.0 - self.distance / self.bits
 
     @property
+    def same_picture(self) -> bool:
+        """The hash's answer alone: within the calibrated distance (whatever the colours)."""
+        return self.distance <= self.threshold * self.bits
+
+    @property
+    def fetch_again(self) -> bool:
+        """The verdict's answer: False only for identical pixels or a slightly changed copy."""
+        return self.verdict not in KEEP
+
+    @property
     def verdict_text(self) -> str:
+        if self.verdict == "identical" and self.identical_file:
+            return "Identical file: no need to fetch it again."
+        if self.verdict == "recoloured" and self.changes:
+            return f"Same picture, but {', '.join(self.changes)}: fetch it again."
         return VERDICTS[self.verdict]
 
     @property
@@ -86,6 +157,9 @@ class Comparison:
         out = {"backend": self.hash_a.backend, "hash_a": str(self.hash_a), "hash_b": str(self.hash_b),
                "distance": self.distance, "bits": self.bits, "similarity": round(self.similarity, 6),
                "verdict": self.verdict, "verdict_text": self.verdict_text,
+               "fetch_again": self.fetch_again, "same_picture": self.same_picture,
+               "changes": list(self.changes), "detail_a": self.hash_a.detail,
+               "detail_b": self.hash_b.detail, "low_detail": self.low_detail,
                "threshold": self.threshold}
         if self.cosine is not None:
             out["cosine"] = round(self.cosine, 6)
@@ -93,22 +167,42 @@ class Comparison:
 
 
 def compare_hashes(hash_a: ImageHash, hash_b: ImageHash, threshold: Optional[float] = None,
-                   cosine: Optional[float] = None) -> Comparison:
+                   cosine: Optional[float] = None, *, same_pixels: Optional[bool] = None,
+                   identical_file: bool = False) -> Comparison:
+    """Compare two stored hashes. Without the images, equal hashes are 'similar', never 'identical'."""
     distance = hash_a - hash_b  # raises ValueError when they are not comparable
     if threshold is None:
         threshold = similar_threshold(hash_a.backend, hash_a.hex_len)
-    return Comparison(hash_a, hash_b, distance, hash_a.bit_count, threshold,
-                      verdict(distance, hash_a.bit_count, threshold), cosine)
+    verdict, changes, low = judge(hash_a, hash_b, distance, threshold, same_pixels)
+    return Comparison(hash_a, hash_b, distance, hash_a.bit_count, threshold, verdict, cosine,
+                      tuple(changes), low, identical_file and verdict == "identical")
+
+
+def _file_bytes(src: Any) -> Optional[bytes]:
+    if isinstance(src, (str, Path)):
+        try:
+            return Path(src).read_bytes()
+        except OSError:
+            return None
+    return src if isinstance(src, bytes) else None
 
 
 def compare_with(hasher, src_a: Any, src_b: Any) -> Comparison:
     """Compare two images with an existing hasher (reuses its model)."""
-    hash_a, hash_b, cosine = hasher.hash_pair(hasher.load(src_a), hasher.load(src_b))
+    img_a, img_b = hasher.decode(src_a), hasher.decode(src_b)
+    hash_a, hash_b, cosine = hasher.hash_pair(hasher.prepare(img_a), hasher.prepare(img_b))
+    hash_a = hash_a.with_quality(hash_a.detail, signature(img_a))
+    hash_b = hash_b.with_quality(hash_b.detail, signature(img_b))
+    same_pixels = img_a.size == img_b.size and img_a.mode == img_b.mode and \
+        np.array_equal(np.asarray(img_a), np.asarray(img_b))
+    bytes_a, bytes_b = _file_bytes(src_a), _file_bytes(src_b)
     threshold = similar_threshold(hasher.name, hasher.hex_len, type(hasher).similar_threshold)
-    return compare_hashes(hash_a, hash_b, threshold, cosine)
+    return compare_hashes(hash_a, hash_b, threshold, cosine, same_pixels=same_pixels,
+                          identical_file=bytes_a is not None and bytes_a == bytes_b)
 
 
 def compare(src_a: Any, src_b: Any, backend: str = "phash", hex_len: int = 16,
             **options: Any) -> Comparison:
-    """Hash two images with one backend and say how far apart they are."""
+    """Hash two images with one backend and say how far apart they are, and whether to fetch again."""
     return compare_with(create(backend, hex_len=hex_len, **options), src_a, src_b)
+

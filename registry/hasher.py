@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 import json
@@ -16,6 +17,7 @@ from typing import Any, Callable, ClassVar, Collection, Iterable, Iterator, Mapp
 import numpy as np
 from PIL import Image
 
+from .colour import signature, thumbnail_detail
 from .errors import HasherError, ImageError
 from .loading import load_image
 from .results import HashResult
@@ -34,6 +36,19 @@ def describe_lengths(lengths: Collection[int]) -> str:
     if isinstance(lengths, range) and lengths.step == 1 and len(lengths) > 1:
         return f"{lengths.start}-{lengths.stop - 1}"
     return ", ".join(str(n) for n in sorted(lengths))
+
+
+@dataclasses.dataclass(frozen=True)
+class Computed:
+    """What ``compute`` may return instead of bare bits: the bits and the hasher's own detail score.
+
+    ``detail`` says how much detail the hasher had to work with (for the classical hashes, the mean
+    gradient of the thumbnail they threshold, in gray levels). Without it the base class measures a
+    16 x 16 grayscale thumbnail of the image.
+    """
+
+    bits: Any
+    detail: Optional[float] = None
 
 
 class Hasher:
@@ -100,11 +115,18 @@ class Hasher:
         """Smallest image side this hasher needs, when it allows reduced-scale JPEG decoding."""
         return None
 
-    def load(self, src: Any) -> Image.Image:
-        """Decode a source the way this hasher wants it: full size or a JPEG draft, in ``input_mode``."""
-        image = load_image(src, draft=self.draft_size)
+    def decode(self, src: Any) -> Image.Image:
+        """Decode a source as this hasher wants it (full size or a JPEG draft), as L or RGB."""
+        return load_image(src, draft=self.draft_size)
+
+    def prepare(self, image: Image.Image) -> Image.Image:
+        """A decoded image in ``input_mode``, ready for ``compute``."""
         mode = self.input_mode
         return image if mode is None or image.mode == mode else image.convert(mode)
+
+    def load(self, src: Any) -> Image.Image:
+        """Decode a source the way this hasher wants it: full size or a JPEG draft, in ``input_mode``."""
+        return self.prepare(self.decode(src))
 
     @property
     def shape(self) -> tuple[int, int] | None:
@@ -137,11 +159,16 @@ class Hasher:
 
     def hash(self, src: Any) -> ImageHash:
         """Hash one image (path, bytes, binary file, PIL image or uint8 array)."""
-        return self.hash_image(self.load(src))
+        image = self.decode(src)
+        return self.hash_image(self.prepare(image), colour=signature(image))
 
-    def hash_image(self, image: Image.Image) -> ImageHash:
-        """Hash an image that ``load`` (or registry.load_image) already decoded, without decoding again."""
-        return self._wrap(self._call(self.compute, image))
+    def hash_image(self, image: Image.Image, *, colour: Optional[str] = None) -> ImageHash:
+        """Hash an image that ``load`` (or registry.load_image) already decoded, without decoding again.
+
+        ``colour`` is the colour signature of the image as decoded, before ``prepare`` turned it to
+        grayscale for a classical hash; without it, it is taken from ``image``.
+        """
+        return self._wrap(self._call(self.compute, image), image, colour)
 
     def hash_pair(self, image_a: Image.Image, image_b: Image.Image
                   ) -> tuple[ImageHash, ImageHash, Optional[float]]:
@@ -211,36 +238,37 @@ class Hasher:
 
     # --- internals ---------------------------------------------------------------------------
     def _load_chunk(self, start: int, chunk: list) -> list:
-        """(index, source, decoded image or its ImageError) for each source of a chunk."""
+        """(index, source, prepared image or its ImageError, colour signature) for each source."""
         loaded = []
         for k, src in enumerate(chunk):
             try:
-                loaded.append((start + k, src, self.load(src)))
+                image = self.decode(src)
+                loaded.append((start + k, src, self.prepare(image), signature(image)))
             except ImageError as exc:
-                loaded.append((start + k, src, exc))
+                loaded.append((start + k, src, exc, None))
         return loaded
 
     def _compute_chunk(self, loaded: list) -> list[HashResult]:
-        images = [img for _, _, img in loaded if not isinstance(img, ImageError)]
+        good = [(img, colour) for _, _, img, colour in loaded if not isinstance(img, ImageError)]
         hashes: list = []
-        if images:
+        if good:
             try:
-                outs = self._call(self.compute_many, images)
-                if len(outs) != len(images):
+                outs = self._call(self.compute_many, [img for img, _ in good])
+                if len(outs) != len(good):
                     raise HasherError(f"hasher {self.name!r} returned {len(outs)} results "
-                                      f"for {len(images)} images")
-                hashes = [self._wrap(bits) for bits in outs]
+                                      f"for {len(good)} images")
+                hashes = [self._wrap(out, img, colour) for out, (img, colour) in zip(outs, good)]
             except HasherError:
                 # Find which images the hasher cannot do; the others still get their hash.
                 hashes = []
-                for img in images:
+                for img, colour in good:
                     try:
-                        hashes.append(self.hash_image(img))
+                        hashes.append(self.hash_image(img, colour=colour))
                     except HasherError as exc:
                         hashes.append(exc)
         done = iter(hashes)
         records = []
-        for index, src, img in loaded:
+        for index, src, img, _ in loaded:
             out = img if isinstance(img, ImageError) else next(done)
             records.append(HashResult(index, src, error=out) if isinstance(out, (ImageError, HasherError))
                            else HashResult(index, src, hash=out))
@@ -254,8 +282,11 @@ class Hasher:
         except Exception as exc:
             raise HasherError(f"hasher {self.name!r} failed: {type(exc).__name__}: {exc}") from exc
 
-    def _wrap(self, bits: Any) -> ImageHash:
-        arr = np.asarray(bits)
+    def _wrap(self, out: Any, image: Optional[Image.Image] = None, colour: Optional[str] = None) -> ImageHash:
+        detail = None
+        if isinstance(out, Computed):
+            out, detail = out.bits, out.detail
+        arr = np.asarray(out)
         if arr.dtype != np.bool_:
             if np.issubdtype(arr.dtype, np.integer) and np.isin(arr, (0, 1)).all():
                 arr = arr.astype(bool)
@@ -266,7 +297,12 @@ class Hasher:
         if arr.size != self.bit_count:
             raise HasherError(f"hasher {self.name!r} returned {arr.size} bits for hex_len="
                               f"{self.hex_len}; expected {self.bit_count}")
-        return ImageHash(arr, self.name, self.identity, self.shape)
+        if image is not None:
+            if detail is None:
+                detail = thumbnail_detail(image)
+            if colour is None:
+                colour = signature(image)
+        return ImageHash(arr, self.name, self.identity, self.shape, detail=detail, colour=colour)
 
     def __repr__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())

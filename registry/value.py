@@ -39,10 +39,11 @@ class ImageHash:
     convention as the ``imagehash`` package, and ``h1 - h2`` is the Hamming distance.
     """
 
-    __slots__ = ("_bits", "backend", "_options", "shape")
+    __slots__ = ("_bits", "backend", "_options", "shape", "detail", "colour")
 
     def __init__(self, bits, backend: str, options: Mapping[str, Any] | None = None,
-                 shape: tuple[int, int] | None = None):
+                 shape: tuple[int, int] | None = None, *, detail: float | None = None,
+                 colour: str | None = None):
         arr = np.asarray(bits)
         if arr.dtype != np.bool_:
             if not np.issubdtype(arr.dtype, np.integer) or not np.isin(arr, (0, 1)).all():
@@ -59,6 +60,15 @@ class ImageHash:
         self.backend = str(backend)
         self._options = _freeze(options)
         self.shape = (int(shape[0]), int(shape[1]))
+        #: How much detail the hasher had to work with (mean gradient of its grayscale thumbnail, in
+        #: gray levels): near 0 for a flat or nearly blank image, whose hash says little.
+        self.detail = None if detail is None else round(float(detail), 2)
+        #: A few bytes describing the image's colours (registry.colour), which the hash is blind to.
+        self.colour = colour
+
+    def with_quality(self, detail: float | None, colour: str | None) -> "ImageHash":
+        """The same hash carrying a detail score and a colour signature (neither changes equality)."""
+        return ImageHash(self._bits, self.backend, self.options, self.shape, detail=detail, colour=colour)
 
     # --- identity ----------------------------------------------------------------------------
     @property
@@ -148,12 +158,20 @@ class ImageHash:
         return cls(bits, backend, options, shape)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"hash": str(self), "backend": self.backend, "hex_len": self.hex_len,
-                "options": self.options, "shape": list(self.shape)}
+        out = {"hash": str(self), "backend": self.backend, "hex_len": self.hex_len,
+               "options": self.options, "shape": list(self.shape)}
+        if self.detail is not None:
+            out["detail"] = self.detail
+        if self.colour is not None:
+            out["colour"] = self.colour
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ImageHash":
-        return cls.from_hex(data["hash"], data["backend"], data.get("options"), data.get("shape"))
+        h = cls.from_hex(data["hash"], data["backend"], data.get("options"), data.get("shape"))
+        if data.get("detail") is not None or data.get("colour") is not None:
+            h = h.with_quality(data.get("detail"), data.get("colour"))
+        return h
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

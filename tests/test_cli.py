@@ -68,7 +68,7 @@ def test_backend_options_pass_through(examples):
 def test_compare_prints_distance_similarity_and_verdict(examples):
     """As cmp: exit 0 for the same picture, 1 for a different one."""
     code, out, _ = run("compare", str(examples / "parrots.png"), str(examples / "lighthouse.png"))
-    assert code == 1 and "distance:" in out and "similarity:" in out and "Different image" in out
+    assert code == 1 and "distance:" in out and "similarity:" in out and "Different picture" in out
     code, out, _ = run("compare", "--json", str(examples / "parrots.png"), str(examples / "parrots.png"))
     assert code == 0 and json.loads(out)["verdict"] == "identical"
 

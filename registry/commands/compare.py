@@ -1,7 +1,8 @@
 """``image-deep-hash compare A B``: both hashes, the distance and the verdict.
 
-Exit status, as ``cmp``: 0 when A and B are the same picture (identical or slightly changed),
-1 when they are different or one cannot be read, 2 for a usage error.
+Exit status, as ``cmp``: 0 when B need not be fetched again (identical, or the same picture slightly
+changed), 1 when it must (different, recoloured, too little detail to tell) or cannot be read, 2 for a
+usage error.
 """
 from __future__ import annotations
 
@@ -37,5 +38,7 @@ def run(args, out, err) -> int:
                   f"similarity: {result.similarity:.1%}\n")
         if result.cosine is not None:
             out.write(f"cosine:     {result.cosine:.4f}\n")
+        out.write(f"detail:     {result.hash_a.detail:.1f} and {result.hash_b.detail:.1f}"
+                  f"{'  (too little for the distance to tell)' if result.low_detail else ''}\n")
         out.write(f"verdict:    {result.verdict_text}\n")
-    return 0 if result.verdict in ("identical", "similar") else 1
+    return 1 if result.fetch_again else 0

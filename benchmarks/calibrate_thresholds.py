@@ -1,0 +1,78 @@
+"""Calibrate the verdict thresholds that ship in registry/data/thresholds.json, on photos no benchmark scores.
+
+    python benchmarks/calibrate_thresholds.py            # the corpus's holdout photos (benchmarks/corpus.py)
+
+A pair counts as "the same picture, slightly changed" while its normalised Hamming distance is at most
+``similar``: the largest distance at which at most 1 in 1000 pairs of *different* photos matched. Those
+pairs come from the held-out split of the fitting corpus, which neither fitted the deep projection nor is
+scored by ``benchmarks/robustness.py`` (that scores ``../shared/photos``), so the robustness table reads
+the shipped thresholds as an independent check instead of being tuned on its own photos.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+FPR = 1e-3
+BACKENDS = ("ahash", "phash", "dhash", "timm")
+HEX_LENGTHS = (16, 64)
+
+
+def pair_distances(hashes) -> np.ndarray:
+    bits = np.stack([h.bits for h in hashes])
+    packed = np.packbits(bits, axis=1)
+    lut = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
+    return np.concatenate([lut[packed[i] ^ packed[i + 1:]].sum(axis=1) for i in range(len(packed) - 1)])
+
+
+def threshold_at(distances: np.ndarray, fpr: float = FPR) -> int:
+    """Largest distance t with P(d <= t) <= fpr among different photos (-1 if even 0 is too often)."""
+    cumulative = np.bincount(distances, minlength=int(distances.max()) + 2).cumsum() / len(distances)
+    ok = np.nonzero(cumulative <= fpr)[0]
+    return int(ok.max()) if len(ok) else -1
+
+
+def main(argv=None) -> dict:
+    from benchmarks.deep_v2_study import CORPUS, corpus_photos
+    import registry
+    from registry import comparison
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("--record", type=Path, default=ROOT / "benchmarks" / "corpus_sources.json")
+    ap.add_argument("--out", type=Path, default=comparison.THRESHOLDS_FILE)
+    args = ap.parse_args(argv)
+    _, photos, _ = corpus_photos(args.corpus, args.record)
+    table: dict = {}
+    for backend in BACKENDS:
+        for hex_len in HEX_LENGTHS:
+            hashes = registry.create(backend, hex_len=hex_len).hash_many(photos, progress=True)
+            distances = pair_distances(hashes)
+            t = max(threshold_at(distances), 0)
+            bits = 4 * hex_len
+            table.setdefault(backend, {})[str(hex_len)] = {
+                "similar": round(t / bits, 4), "max_bits": t, "false_match_rate": FPR,
+                "measured_false_match_rate": round(float(np.mean(distances <= t)), 6)}
+            print(f"{backend}-{hex_len}: {t} of {bits} bits", file=sys.stderr)
+    out = {"about": "Written by benchmarks/calibrate_thresholds.py: a pair counts as 'slightly changed' while "
+                    "its normalised distance is at most 'similar', the largest at which at most 1 in 1000 "
+                    "pairs of different photos matched, measured on the fitting corpus's held-out photos "
+                    "(never on ../shared/photos, which the robustness benchmark scores).",
+           "photos": len(photos), "pairs": len(photos) * (len(photos) - 1) // 2,
+           "command": "python benchmarks/calibrate_thresholds.py", "thresholds": table}
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, indent=1) + "\n")
+    tmp.replace(args.out)
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""What a hash is blind to, in a few bytes: the colours of an image, and how much detail it has.
+
+The hashes are built to survive colour and tone changes, which is right for finding copies and wrong
+for deciding whether a download must be fetched again: a copy with inverted colours or swapped
+channels is the same picture, and broken. So every hash carries a colour signature (a 4 x 4 CIELAB
+thumbnail and the spread of each channel, 51 bytes as hex) from which ``colour_change`` measures
+lightness, contrast, saturation and hue shifts and sign flips, and a detail score (the mean gradient of
+a grayscale thumbnail, in gray levels) that says when an image is too flat for its hash to mean much.
+Both cost well under a millisecond next to the milliseconds of hashing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+GRID = 4          # the signature's thumbnail is GRID x GRID cells
+SAMPLE = 16       # pixels per side the statistics are computed from
+
+
+def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) sRGB in 0..255 to CIELAB (D65): L in 0..100, a and b about -128..127."""
+    c = rgb.astype(np.float64) / 255.0
+    c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    m = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
+                  [0.0193339, 0.1191920, 0.9503041]])
+    xyz = c @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def _small(image: Image.Image, size: int) -> Image.Image:
+    """A size x size RGB thumbnail, cheaply: integer box reduction first, then one box resize."""
+    img = image if image.mode in ("RGB", "L") else image.convert("RGB")
+    factor = min(img.width, img.height) // (4 * size)
+    if factor > 1:
+        img = img.reduce(factor)
+    return img.convert("RGB").resize((size, size), Image.Resampling.BOX)
+
+
+def signature(image: Image.Image) -> str:
+    """The colour signature of a decoded image, as 102 hex digits."""
+    lab = _srgb_to_lab(np.asarray(_small(image, SAMPLE)))
+    cells = lab.reshape(GRID, SAMPLE // GRID, GRID, SAMPLE // GRID, 3).mean(axis=(1, 3))
+    spread = lab.reshape(-1, 3).std(axis=0)
+    packed = np.concatenate([
+        np.clip(np.rint(cells[..., 0] * 2.55), 0, 255).reshape(-1),
+        np.clip(np.rint(cells[..., 1:] + 128), 0, 255).reshape(-1),
+        np.clip(np.rint(spread * np.array([2.55, 2, 2])), 0, 255),
+    ]).astype(np.uint8)
+    return packed.tobytes().hex()
+
+
+@dataclass(frozen=True)
+class Colours:
+    """A decoded signature: the Lab cells (GRID, GRID, 3) and the per-channel spread."""
+
+    cells: np.ndarray
+    spread: np.ndarray
+
+    @classmethod
+    def from_hex(cls, text: str) -> "Colours":
+        raw = np.frombuffer(bytes.fromhex(text), dtype=np.uint8).astype(np.float64)
+        n = GRID * GRID
+        lightness = raw[:n] / 2.55
+        ab = raw[n:3 * n].reshape(GRID, GRID, 2) - 128
+        cells = np.concatenate([lightness.reshape(GRID, GRID, 1), ab], axis=-1)
+        return cls(cells, raw[3 * n:3 * n + 3] / np.array([2.55, 2, 2]))
+
+    @property
+    def chroma(self) -> float:
+        return float(np.mean(np.hypot(self.cells[..., 1], self.cells[..., 2])))
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = x.reshape(-1) - x.mean(), y.reshape(-1) - y.mean()
+    denom = np.sqrt((x @ x) * (y @ y))
+    return float(x @ y / denom) if denom > 1e-9 else 1.0
+
+
+def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
+    """How two images' colours differ, in measures each colour edit moves and re-encoding does not."""
+    a, b = Colours.from_hex(sig_a), Colours.from_hex(sig_b)
+    la, lb = a.cells[..., 0], b.cells[..., 0]
+    # The deep hash matches mirror images: compare with the mirrored layout too, keep the closer.
+    lb_m, b_m = lb[:, ::-1], b.cells[:, ::-1]
+    corr_l = max(_corr(la, lb), _corr(la, lb_m))
+    ab_a = a.cells[..., 1:]
+    corr_ab = max(_corr(ab_a, b.cells[..., 1:]), _corr(ab_a, b_m[..., 1:]))
+    chroma_a, chroma_b = a.chroma, b.chroma
+    return {
+        "lightness": float(abs(la.mean() - lb.mean())),
+        "contrast": float(max(a.spread[0], 1) / max(b.spread[0], 1)),
+        "saturation": float((chroma_a + 2) / (chroma_b + 2)),
+        "hue_shift": float(np.hypot(*(ab_a.reshape(-1, 2).mean(0) - b.cells[..., 1:].reshape(-1, 2).mean(0)))),
+        "lightness_corr": corr_l if min(a.spread[0], b.spread[0]) > 3 else 1.0,
+        "chroma_corr": corr_ab if min(chroma_a, chroma_b) > 4 else 1.0,
+        "layout": float(np.mean(np.abs(a.cells - b.cells))),
+    }
+
+
+#: Defaults until benchmarks/calibrate_verdicts.py has measured them (registry/data/thresholds.json).
+COLOUR_LIMITS = {"lightness": 12.0, "contrast": 1.45, "saturation": 1.9, "hue_shift": 12.0,
+                 "lightness_corr": 0.3, "chroma_corr": 0.0}
+
+
+def colour_change(sig_a: str, sig_b: str, limits: dict | None = None) -> list[str]:
+    """The colour or tone changes beyond what re-encoding does, in words (empty: none)."""
+    lim = {**COLOUR_LIMITS, **(limits or {})}
+    s = colour_stats(sig_a, sig_b)
+    found = []
+    if s["lightness_corr"] < lim["lightness_corr"]:
+        found.append("lightness inverted")
+    if s["chroma_corr"] < lim["chroma_corr"] or s["hue_shift"] > lim["hue_shift"]:
+        found.append("hues changed")
+    if not 1 / lim["saturation"] <= s["saturation"] <= lim["saturation"]:
+        found.append("saturation changed" if min(s["saturation"], 1 / s["saturation"]) > 0.35
+                     else "colour removed" if s["saturation"] > 1 else "colour added")
+    if s["lightness"] > lim["lightness"]:
+        found.append("brightness changed")
+    if not 1 / lim["contrast"] <= s["contrast"] <= lim["contrast"]:
+        found.append("contrast changed")
+    return found
+
+
+def gradient_detail(gray: np.ndarray) -> float:
+    """Mean absolute difference between neighbouring thumbnail pixels, in gray levels."""
+    g = np.asarray(gray, dtype=np.float64)
+    parts = []
+    if g.shape[1] > 1:
+        parts.append(np.abs(np.diff(g, axis=1)).mean())
+    if g.shape[0] > 1:
+        parts.append(np.abs(np.diff(g, axis=0)).mean())
+    return float(np.mean(parts)) if parts else 0.0
+
+
+def thumbnail_detail(image: Image.Image, size: int = SAMPLE) -> float:
+    """The detail score for hashers without a thumbnail of their own (the deep hash, plugins)."""
+    return gradient_detail(np.asarray(_small(image, size).convert("L")))
