@@ -36,11 +36,12 @@ CORPUS = CACHE.parent / "corpus"
 def corpus_photos(corpus: Path, record_path: Path) -> tuple[list, list, np.ndarray]:
     """(fit paths, holdout paths, holdout groups) from the record benchmarks/corpus.py wrote."""
     record = json.loads(record_path.read_text())
-    photos = [p for src in record["sources"] for p in src["photos"]] if "sources" in record else record["photos"]
+    photos = record["photos"]
     folder = corpus / "photos"
-    fit = sorted(folder / p["file"] for p in photos if p["split"] == "fit")
-    hold = sorted((p for p in photos if p["split"] == "holdout"), key=lambda p: p["file"])
-    return fit, [folder / p["file"] for p in hold], np.array([p["group"] for p in hold])
+    name = "name" if photos and "name" in photos[0] else "file"
+    fit = sorted(folder / p[name] for p in photos if p["split"] == "fit")
+    hold = sorted((p for p in photos if p["split"] == "holdout"), key=lambda p: p[name])
+    return fit, [folder / p[name] for p in hold], np.array([p["group"] for p in hold])
 
 
 def fit_whitening(x: np.ndarray, x_aug: np.ndarray, keep: int, shrink: float):

@@ -21,7 +21,9 @@ Why this shape:
 from __future__ import annotations
 
 import difflib
+import multiprocessing
 import os
+import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -236,9 +238,14 @@ def _network(model_name: str, source: WeightsSource, seed: int, device: str, par
     if engine == "onnx":
         export_key = {"model": model_name, "weights": source.digest, "parts": list(parts)}
         found = deep_onnx.cached(export_key)
+        if found is None and "torch" not in sys.modules:
+            # Export in a child process, so this one (the app, say) never holds torch's ~300 MB.
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(1) as pool:
+                pool.apply(_export, (model_name, source, seed, parts, export_key))
+            found = deep_onnx.cached(export_key)
         if found is None:
-            loaded = load_model(model_name, source, seed, "cpu")
-            found = deep_onnx.build(export_key, feature_module(loaded.model, parts), loaded.data_config)
+            found = _export(model_name, source, seed, parts, export_key)
         network = deep_onnx.OnnxNetwork(*found)
         network.engine = "onnx"
     else:
@@ -248,6 +255,21 @@ def _network(model_name: str, source: WeightsSource, seed: int, device: str, par
         while len(_networks) > max(1, MODEL_CACHE_SIZE):
             _networks.popitem(last=False)
     return network
+
+
+def _export(model_name: str, source: WeightsSource, seed: int, parts: tuple[str, ...], export_key: dict):
+    loaded = load_model(model_name, source, seed, "cpu")
+    return deep_onnx.build(export_key, feature_module(loaded.model, parts), loaded.data_config)
+
+
+def _in_hub_cache(model_name: str) -> bool:
+    """Whether timm weights for ``model_name`` sit in the Hugging Face cache, without importing timm."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return False
+    root = Path(constants.HF_HUB_CACHE)
+    return root.is_dir() and any(root.glob(f"models--timm--{model_name}*/snapshots/*/*.safetensors"))
 
 
 def choose_engine(engine: str, device: str) -> str:
@@ -319,8 +341,7 @@ class TimmHasher(Hasher):
         if missing_message("deep", "the timm backend"):
             return {}
         choices = [(f"{DEFAULT_MODEL} (built in)", DEFAULT_MODEL)]
-        timm = timm_module()
-        choices += [(name, name) for name in WELL_KNOWN_MODELS if cached_hub_file(timm, name)]
+        choices += [(name, name) for name in WELL_KNOWN_MODELS if _in_hub_cache(name)]
         return {"model": choices}
 
     @property

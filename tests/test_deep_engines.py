@@ -100,3 +100,15 @@ def test_engine_onnx_without_onnxruntime_says_what_to_install(monkeypatch):
     with pytest.raises(registry.MissingDependency, match="onnxruntime"):
         registry.create("timm", engine="onnx")
     assert registry.create("timm", engine="auto").engine == "torch"
+
+
+def test_a_process_without_torch_exports_in_a_child_and_stays_without_it(tmp_path, examples):
+    """The app's case: the first deep hash on a new machine must not leave torch's memory behind."""
+    import os
+    code = ("import sys, registry; h = registry.create('timm', hex_len=16); "
+            "print(h.hash(sys.argv[1]), h.engine, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(examples / "parrots.png")], capture_output=True,
+                         text=True, cwd=ROOT, env={**os.environ, "IMAGE_DEEP_HASH_CACHE": str(tmp_path)})
+    expected = str(registry.create("timm", hex_len=16, engine="torch").hash(examples / "parrots.png"))
+    assert out.stdout.split() == [expected, "onnx", "False"], out.stderr[-2000:]
+    assert list((tmp_path / "onnx").glob("*.onnx"))
