@@ -1,4 +1,7 @@
-"""A person's path through the app, in a real headless Chromium driven by Playwright."""
+"""A person's path through the app, in a real headless Chromium driven by Playwright.
+
+One server and one browser for the whole module; each test opens its own page.
+"""
 import os
 import shutil
 
@@ -8,6 +11,10 @@ import registry
 from tests.app_server import running_app
 
 pytestmark = pytest.mark.browser
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+HASH = "#{} input, #{} textarea"
 
 
 @pytest.fixture(scope="module")
@@ -29,62 +36,194 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="module")
+def url(browser):
+    with running_app() as address:
+        yield address
+
+
+@pytest.fixture
+def open_page(browser, url):
+    pages = []
+
+    def open_(viewport=DESKTOP):
+        page = browser.new_page(viewport=viewport)
+        pages.append(page)
+        page.goto(url)
+        page.locator("#examples .gallery-item").first.wait_for()
+        return page
+    yield open_
+    for page in pages:
+        page.close()
+
+
 def choose(page, elem_id: str, text: str) -> None:
     page.locator(f"#{elem_id} input").first.click()
     page.locator(f"#{elem_id} input").first.fill(text)
     page.get_by_role("option", name=text).first.click()
 
 
-def test_upload_two_images_choose_backend_and_length_and_compare(browser, examples, output_dir):
+def set_length(page, n: int) -> None:
+    length = page.locator("#hex_len input[type=number]")
+    length.fill(str(n))
+    length.press("Enter")
+
+
+def hash_text(page, elem_id: str) -> str:
+    return page.locator(HASH.format(elem_id, elem_id)).first.input_value()
+
+
+def wait_for_hash(page, elem_id: str, digits: int) -> None:
+    page.wait_for_function(f"() => document.querySelector('#{elem_id} textarea, #{elem_id} input')"
+                           f".value.length == {digits}", timeout=30_000)
+
+
+def click_example(page, n: int) -> None:
+    page.locator("#examples .gallery-item").nth(n).click()
+
+
+def verdict(page, timeout: float = 120_000):
+    page.locator("#verdict[data-verdict]").wait_for(timeout=timeout)
+    return page.locator("#verdict")
+
+
+def error_badges(page) -> int:
+    """The red 'Error' badges Gradio puts on an event's outputs when it fails."""
+    return page.locator("[data-testid='status-tracker'] .error:visible").count()
+
+
+def test_upload_two_images_choose_backend_and_length_and_compare(open_page, examples, output_dir):
     a, b = examples / "parrots.png", examples / "parrots_q40.jpg"
-    with running_app() as url:
-        page = browser.new_page(viewport={"width": 1400, "height": 1300})
-        page.goto(url, wait_until="networkidle")
-        page.locator("#image_a input[type=file]").set_input_files(str(a))
-        page.locator("#image_b input[type=file]").set_input_files(str(b))
-        choose(page, "backend", "dhash")
-        length = page.locator("#hex_len input[type=number]")
-        length.fill("9")
-        length.press("Enter")
-        page.locator("#compare").click()
-        page.locator("#verdict[data-verdict]").wait_for(timeout=60_000)
-        shown_distance = int(page.locator("#distance").inner_text())
-        verdict = page.locator("#verdict").get_attribute("data-verdict")
-        text = page.locator("#verdict").inner_text()
-        page.screenshot(path=str(output_dir / "compare.png"), full_page=True)
-        expected = registry.compare(a, b, backend="dhash", hex_len=9)
-        assert shown_distance == expected.distance
-        assert verdict == expected.verdict
-        assert f"of {expected.bits} bits" in text and expected.bits == 36
-        assert page.locator("#hash_a input, #hash_a textarea").first.input_value() == str(expected.hash_a)
+    page = open_page({"width": 1400, "height": 1300})
+    page.locator("#image_a input[type=file]").set_input_files(str(a))
+    page.locator("#image_b input[type=file]").set_input_files(str(b))
+    choose(page, "backend", "dhash")
+    set_length(page, 9)
+    page.locator("#compare").click()
+    shown = verdict(page, 60_000)
+    shown_distance = int(page.locator("#distance").inner_text())
+    text = shown.inner_text()
+    page.screenshot(path=str(output_dir / "compare.png"), full_page=True)
+    expected = registry.compare(a, b, backend="dhash", hex_len=9)
+    assert shown_distance == expected.distance
+    assert shown.get_attribute("data-verdict") == expected.verdict
+    assert f"of {expected.bits} bits" in text and expected.bits == 36
+    assert hash_text(page, "hash_a") == str(expected.hash_a)
 
 
-def test_an_unreadable_upload_shows_an_error_and_the_page_keeps_working(browser, examples, tmp_path):
+def test_an_unreadable_upload_shows_an_error_and_the_page_keeps_working(open_page, examples, tmp_path,
+                                                                         output_dir):
     fake = tmp_path / "fake.png"
     fake.write_bytes(b"this is not a picture")
-    with running_app() as url:
-        page = browser.new_page()
-        page.goto(url, wait_until="networkidle")
-        page.locator("#compare").click()
-        page.get_by_text("Please add image A first").first.wait_for(timeout=30_000)
-        page.locator("#image_a input[type=file]").set_input_files(str(examples / "parrots.png"))
-        page.locator("#hash_a input, #hash_a textarea").first.wait_for()
-        page.wait_for_function("() => document.querySelector('#hash_a textarea, #hash_a input').value.length == 16",
-                               timeout=30_000)
+    page = open_page()
+    page.locator("#compare").click()
+    page.get_by_text("Please add image A first").first.wait_for(timeout=30_000)
+    page.locator("#image_b input[type=file]").set_input_files(str(fake))
+    page.get_by_text("is unreadable").first.wait_for(timeout=30_000)
+    assert "fake.png" in page.get_by_text("is unreadable").first.inner_text()
+    page.wait_for_timeout(500)  # the message slides in
+    page.screenshot(path=str(output_dir / "unreadable.png"))
+    assert error_badges(page) == 1  # on the hash of B only, not on every output
+    page.locator("#image_a input[type=file]").set_input_files(str(examples / "parrots.png"))
+    page.locator(HASH.format("hash_a", "hash_a")).first.wait_for()
+    wait_for_hash(page, "hash_a", 16)
 
 
-def test_a_newcomer_clicks_an_example_and_reads_the_answer(browser, examples, output_dir):
-    with running_app() as url:
-        page = browser.new_page(viewport={"width": 1400, "height": 1300})
-        page.goto(url, wait_until="networkidle")
-        page.get_by_text("Examples: a JPEG copy").wait_for()
-        page.locator(".gallery-item, tr.tr-body, [data-testid='dataset'] tbody tr").nth(1).click()
-        page.locator("#model").wait_for(state="visible", timeout=30_000)  # timm example: model menu appears
+def test_a_newcomer_clicks_an_example_and_reads_the_answer(open_page, examples, output_dir):
+    page = open_page()
+    page.get_by_text("Examples: click one").wait_for()
+    click_example(page, 1)  # the 25% crop under the deep hash: runs on click, no Compare needed
+    page.locator("#model").wait_for(state="visible", timeout=30_000)  # timm example: model menu appears
+    shown = verdict(page)
+    page.screenshot(path=str(output_dir / "example.png"))
+    expected = registry.compare(examples / "parrots.png", examples / "parrots_crop25.png",
+                                backend="timm", hex_len=16)
+    assert shown.get_attribute("data-verdict") == expected.verdict == "similar"
+    assert "no need to fetch it again" in shown.inner_text()
+    assert "Cosine similarity" in shown.inner_text()
+    assert hash_text(page, "hash_a") == str(expected.hash_a)
+    box = shown.bounding_box()  # the answer is on screen, next to the example that was clicked
+    assert box["y"] >= 0 and box["y"] + box["height"] <= DESKTOP["height"]
+
+
+def test_a_changed_input_clears_the_old_result(open_page, examples):
+    page = open_page()
+    page.locator("#image_a input[type=file]").set_input_files(str(examples / "parrots.png"))
+    page.locator("#image_b input[type=file]").set_input_files(str(examples / "lighthouse.png"))
+
+    def compare():
         page.locator("#compare").click()
-        page.locator("#verdict[data-verdict]").wait_for(timeout=120_000)
-        page.screenshot(path=str(output_dir / "example.png"), full_page=True)
-        expected = registry.compare(examples / "parrots.png", examples / "parrots_crop25.png",
-                                    backend="timm", hex_len=16)
-        assert page.locator("#verdict").get_attribute("data-verdict") == expected.verdict == "similar"
-        assert "no need to fetch it again" in page.locator("#verdict").inner_text()
-        assert "Cosine similarity" in page.locator("#verdict").inner_text()
+        verdict(page, 60_000)
+        assert len(hash_text(page, "hash_a")) == len(hash_text(page, "hash_b")) > 0
+
+    def assert_cleared():
+        page.locator("#verdict[data-verdict]").wait_for(state="detached", timeout=10_000)
+        assert hash_text(page, "hash_a") == hash_text(page, "hash_b") == ""
+        assert page.locator("#grids img").count() == 0
+
+    compare()
+    choose(page, "backend", "ahash")
+    assert_cleared()
+    compare()
+    set_length(page, 8)
+    assert_cleared()
+    compare()
+    page.locator("#image_b input[type=file]").set_input_files(str(examples / "parrots_q40.jpg"))
+    page.locator("#verdict[data-verdict]").wait_for(state="detached", timeout=10_000)
+    assert page.locator("#grids img").count() == 0
+    compare()
+    assert len(hash_text(page, "hash_a")) == 8
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "390px"])
+def test_a_missing_image_gives_one_message_not_a_badge_on_every_output(open_page, examples, output_dir,
+                                                                       viewport):
+    page = open_page(viewport)
+    page.locator("#image_b input[type=file]").set_input_files(str(examples / "parrots.png"))
+    wait_for_hash(page, "hash_b", 16)
+    page.locator("#compare").click()
+    message = page.get_by_text("Please add image A first")
+    message.first.wait_for(timeout=30_000)
+    page.screenshot(path=str(output_dir / "missing.png"))
+    assert message.count() == 1
+    box = message.first.bounding_box()  # where the person who pressed Compare can see it
+    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"]
+    assert error_badges(page) == 0
+    assert page.locator("#verdict[data-verdict]").count() == 0
+
+
+def test_a_hash_of_one_digit_comes_with_a_warning(open_page, examples):
+    page = open_page()
+    set_length(page, 1)
+    click_example(page, 1)  # the crop under the deep hash: at 4 bits the two hashes are the same
+    shown = verdict(page)
+    text = shown.inner_text()
+    assert shown.get_attribute("data-bits") == "4"
+    assert "unrelated images often share a hash" in text
+    expected = registry.compare(examples / "parrots.png", examples / "parrots_crop25.png",
+                                backend="timm", hex_len=1)
+    assert expected.distance == 0 and expected.verdict_text not in text  # equal hashes, no confident verdict
+    assert len(hash_text(page, "hash_a")) == 1
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "390px"])
+def test_nothing_is_cut_off_at_desktop_and_phone_width(open_page, output_dir, viewport):
+    page = open_page(viewport)
+    page.screenshot(path=str(output_dir / "start.png"))
+    set_length(page, 256)
+    click_example(page, 1)
+    shown = verdict(page)
+    box = shown.bounding_box()  # brought into view after the click, also on a phone
+    assert box["y"] < viewport["height"] and box["y"] + box["height"] > 0
+    page.screenshot(path=str(output_dir / "result.png"))
+    page.locator("#compare_all").click()
+    page.locator("#table [role=row][aria-rowindex='5']").first.wait_for(timeout=60_000)  # 4 backends
+    page.screenshot(path=str(output_dir / "full.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    for elem_id in ("backend", "model"):  # menu labels fit their box
+        assert page.evaluate(f"(() => {{ const i = document.querySelector('#{elem_id} input');"
+                             f" return i.scrollWidth <= i.clientWidth; }})()")
+    for elem_id in ("hash_a", "hash_b"):  # all 256 digits shown, none scrolled out of sight
+        assert len(hash_text(page, elem_id)) == 256
+        assert page.evaluate(f"(() => {{ const t = document.querySelector('#{elem_id} textarea'); return "
+                             f"t.scrollHeight <= t.clientHeight + 1 && t.scrollWidth <= t.clientWidth; }})()")
