@@ -11,6 +11,9 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import os
+import tempfile
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -249,6 +252,32 @@ def verdict_html(result) -> str:
             f"“slightly changed” up to {result.threshold:.0%} of bits differing</div>{cosine}</div>")
 
 
+# --- output pictures -------------------------------------------------------------------------------
+#: Where result pictures are written before Gradio copies them to its cache; pruned after 10 minutes.
+PICTURES = Path(tempfile.gettempdir()) / "image-deep-hash-pictures"
+
+
+def picture_file(img) -> str:
+    """A PNG file of its own for one result picture.
+
+    Gradio 6 caches a PIL output under a name derived from its content and rewrites that file in
+    place, so two requests with the same blend (the same pair under two backends) could truncate a
+    picture a third request is downloading. A file of our own per request is copied safely.
+    """
+    PICTURES.mkdir(exist_ok=True)
+    cutoff = time.time() - 600
+    for old in PICTURES.glob("*.png"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:
+            pass
+    fd, path = tempfile.mkstemp(suffix=".png", dir=PICTURES)
+    with os.fdopen(fd, "wb") as fh:
+        img.save(fh, "PNG")
+    return path
+
+
 # --- the actions (also the API) --------------------------------------------------------------------
 @gpu
 @user_errors
@@ -274,7 +303,7 @@ def compare_images(image_a, image_b, backend: str = DEFAULT_BACKEND, hex_len: fl
     if few_bits_warning(result.bits):
         summary["warning"] = few_bits_warning(result.bits)
     return (str(result.hash_a), str(result.hash_b), verdict_html(result), summary,
-            bit_grids(result.hash_a, result.hash_b), blend, difference)
+            *(picture_file(img) for img in (bit_grids(result.hash_a, result.hash_b), blend, difference)))
 
 
 @gpu

@@ -164,13 +164,13 @@ def create_app() -> gr.Blocks:
                                     elem_classes="hash", elem_id="hash_a", buttons=["copy"])
                 hash_b = gr.Textbox(label="Hash of B", lines=1, max_lines=12, interactive=False,
                                     elem_classes="hash", elem_id="hash_b", buttons=["copy"])
-                grids = gr.Image(label="Bits of A and B", show_label=False, type="pil", interactive=False,
+                grids = gr.Image(label="Bits of A and B", show_label=False, type="filepath", interactive=False,
                                  format="png", elem_id="grids")
                 gr.Markdown("Bits of A and B: dark = 1, light = 0, red = the bits that differ.",
                             elem_classes="caption")
         with gr.Row():
-            blend = gr.Image(label="Blend of A and B", type="pil", interactive=False, format="png")
-            difference = gr.Image(label="Difference |A − B|", type="pil", interactive=False, format="png")
+            blend = gr.Image(label="Blend of A and B", type="filepath", interactive=False, format="png")
+            difference = gr.Image(label="Difference |A − B|", type="filepath", interactive=False, format="png")
         table = gr.Dataframe(headers=tab.TABLE_HEADERS, label="Every backend on this pair",
                              interactive=False, elem_id="table")
         with gr.Accordion("Result as JSON (what /compare returns)", open=False):

@@ -140,6 +140,8 @@ def test_compare_images_returns_the_seven_outputs(examples):
     assert (hash_a, hash_b) == (str(expected.hash_a), str(expected.hash_b))
     assert f"data-verdict='{expected.verdict}'" in html and expected.verdict_text in html
     assert summary["distance"] == expected.distance and "warning" not in summary
+    from PIL import Image
+    grids, blend, difference = (Image.open(path) for path in (grids, blend, difference))  # files of their own
     assert grids.size[0] > grids.size[1] > 0 and blend.size == difference.size
 
 
