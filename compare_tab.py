@@ -244,6 +244,16 @@ def verdict_html(result) -> str:
         headline, warning = f"{mark} {html.escape(result.verdict_text)}", ""
     cosine = (f"<div>Cosine similarity of the embeddings: <b>{result.cosine:.3f}</b></div>"
               if result.cosine is not None else "")
+    detail = ""
+    if result.hash_a.detail is not None and result.hash_b.detail is not None:
+        low = " (too little for the hash to tell)" if result.low_detail else ""
+        detail = (f"<div id='detail' data-low='{str(result.low_detail).lower()}'>Detail: "
+                  f"<b>{result.hash_a.detail:.1f}</b> and <b>{result.hash_b.detail:.1f}</b>{low}</div>")
+    changes = (f"<div id='changes'>Colours: <b>{html.escape(', '.join(result.changes))}</b></div>"
+               if result.changes else "")
+    same = ("<div>Same picture: <b>" + ("yes" if result.same_picture else "no") + "</b> · fetch again: <b id='fetch'>"
+            + ("yes" if result.fetch_again else "no") + "</b></div>")
+    cosine = same + detail + changes + cosine
     return (f"<div id='verdict' data-verdict='{result.verdict}' data-bits='{result.bits}' "
             f"style='border-left:6px solid {colour};padding:8px 14px'>"
             f"<div class='headline' style='color:{colour}'><b>{headline}</b></div>{warning}"
@@ -284,8 +294,20 @@ def picture_file(img) -> str:
 def hash_image(image, backend: str = DEFAULT_BACKEND, hex_len: float = DEFAULT_HEX_LEN,
                model: Optional[str] = None) -> str:
     """Hash one image; returns the hex string."""
+    return _hash(image, backend, hex_len, model)
+
+
+def _hash(image, backend, hex_len, model) -> str:
     hasher = make_hasher(backend, hex_len, model)
     return str(hasher.hash(load(image, "the image")))
+
+
+@gpu
+@user_errors
+def rehash(image, backend: str = DEFAULT_BACKEND, hex_len: float = DEFAULT_HEX_LEN,
+           model: Optional[str] = None) -> str:
+    """The hash of an image already on the page under new settings; nothing while there is none."""
+    return "" if image is None else _hash(image, backend, hex_len, model)
 
 
 @gpu

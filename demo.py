@@ -206,7 +206,12 @@ def create_app() -> gr.Blocks:
         gr.on([backend.change, hex_len.change, model.change], None, None, [hash_a, hash_b, *pair],
               js=clear(hash_a, hash_b, *pair))
         pair_work = [comparing, comparing_all, running_example]
-        gr.on([backend.input, hex_len.input, model.input], None, cancels=[*pair_work, hashing_a, hashing_b])
+        gr.on([backend.input, hex_len.input, model.input], None, cancels=pair_work)
+        # The hashes of the images already there are recomputed for the new settings; the new run
+        # replaces the old one (cancelling it outright would leave an error badge on the hash).
+        for image, shown, hashing in ((image_a, hash_a, hashing_a), (image_b, hash_b, hashing_b)):
+            gr.on([backend.input, hex_len.input, model.input], tab.rehash, [image, backend, hex_len, model],
+                  shown, cancels=[hashing], trigger_mode="always_last", api_visibility="private")
         gr.on([image_a.input, image_b.input], None, cancels=pair_work)  # not the new image's own hash
         gr.on([gallery.dataset.click], None, cancels=[comparing, comparing_all, hashing_a, hashing_b])
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)

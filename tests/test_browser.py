@@ -147,32 +147,38 @@ def test_a_newcomer_clicks_an_example_and_reads_the_answer(open_page, examples, 
 
 
 def test_a_changed_input_clears_the_old_result(open_page, examples):
+    """Any change empties the verdict and pictures; the hashes are emptied or recomputed, never stale."""
+    a, b = examples / "parrots.png", examples / "lighthouse.png"
     page = open_page()
-    page.locator("#image_a input[type=file]").set_input_files(str(examples / "parrots.png"))
-    page.locator("#image_b input[type=file]").set_input_files(str(examples / "lighthouse.png"))
+    page.locator("#image_a input[type=file]").set_input_files(str(a))
+    page.locator("#image_b input[type=file]").set_input_files(str(b))
 
     def compare():
         page.locator("#compare").click()
         verdict(page, 60_000)
         assert len(hash_text(page, "hash_a")) == len(hash_text(page, "hash_b")) > 0
 
-    def assert_cleared():
+    def assert_cleared(backend, hex_len):
         page.locator("#verdict[data-verdict]").wait_for(state="detached", timeout=10_000)
-        assert hash_text(page, "hash_a") == hash_text(page, "hash_b") == ""
         assert page.locator("#grids img").count() == 0
+        for box, src in (("hash_a", a), ("hash_b", b)):
+            new = str(registry.create(backend, hex_len=hex_len).hash(src))
+            page.wait_for_function(f"() => ['', '{new}'].includes(document.querySelector("
+                                   f"'#{box} textarea, #{box} input').value)", timeout=30_000)
 
     compare()
     choose(page, "backend", "ahash")
-    assert_cleared()
+    assert_cleared("ahash", 16)
     compare()
     set_length(page, 8)
-    assert_cleared()
+    assert_cleared("ahash", 8)
     compare()
     page.locator("#image_b input[type=file]").set_input_files(str(examples / "parrots_q40.jpg"))
     page.locator("#verdict[data-verdict]").wait_for(state="detached", timeout=10_000)
     assert page.locator("#grids img").count() == 0
     compare()
     assert len(hash_text(page, "hash_a")) == 8
+    assert error_badges(page) == 0  # recomputing the hashes left no badge of a cancelled run
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "390px"])
@@ -227,3 +233,24 @@ def test_nothing_is_cut_off_at_desktop_and_phone_width(open_page, output_dir, vi
         assert len(hash_text(page, elem_id)) == 256
         assert page.evaluate(f"(() => {{ const t = document.querySelector('#{elem_id} textarea'); return "
                              f"t.scrollHeight <= t.clientHeight + 1 && t.scrollWidth <= t.clientWidth; }})()")
+
+
+def test_a_recoloured_copy_says_what_changed_and_to_fetch_it_again(open_page, examples, tmp_path, output_dir):
+    """The same picture with its colours inverted: the hash finds it, the verdict says fetch again."""
+    from PIL import ImageOps
+    inverted = tmp_path / "inverted.png"
+    ImageOps.invert(registry.load_image(examples / "parrots.png")).save(inverted)
+    page = open_page({"width": 1400, "height": 1300})
+    page.locator("#image_a input[type=file]").set_input_files(str(examples / "parrots.png"))
+    page.locator("#image_b input[type=file]").set_input_files(str(inverted))
+    choose(page, "backend", "deep (timm)")
+    page.locator("#compare").click()
+    shown = verdict(page, 60_000)
+    page.screenshot(path=str(output_dir / "recoloured.png"), full_page=True)
+    expected = registry.compare(examples / "parrots.png", inverted, backend="timm", hex_len=16)
+    assert expected.fetch_again and expected.changes
+    assert shown.get_attribute("data-verdict") == expected.verdict
+    assert page.locator("#fetch").inner_text() == "yes"
+    assert f"{expected.hash_a.detail:.1f}" in page.locator("#detail").inner_text()
+    if expected.verdict == "recoloured":
+        assert expected.changes[0] in page.locator("#changes").inner_text()
