@@ -51,23 +51,25 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", type=Path, default=comparison.THRESHOLDS_FILE)
     args = ap.parse_args(argv)
     _, photos, _ = corpus_photos(args.corpus, args.record)
-    table: dict = {}
+    previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    table: dict = previous.get("thresholds", {})
     for backend in BACKENDS:
         for hex_len in HEX_LENGTHS:
             hashes = registry.create(backend, hex_len=hex_len).hash_many(photos, progress=True)
             distances = pair_distances(hashes)
             t = max(threshold_at(distances), 0)
             bits = 4 * hex_len
-            table.setdefault(backend, {})[str(hex_len)] = {
-                "similar": round(t / bits, 4), "max_bits": t, "false_match_rate": FPR,
-                "measured_false_match_rate": round(float(np.mean(distances <= t)), 6)}
+            entry = table.setdefault(backend, {}).setdefault(str(hex_len), {})
+            entry.update({"similar": round(t / bits, 4), "max_bits": t, "false_match_rate": FPR,
+                          "measured_false_match_rate": round(float(np.mean(distances <= t)), 6)})
             print(f"{backend}-{hex_len}: {t} of {bits} bits", file=sys.stderr)
-    out = {"about": "Written by benchmarks/calibrate_thresholds.py: a pair counts as 'slightly changed' while "
+    out = {**previous, "about": "Written by benchmarks/calibrate_thresholds.py: a pair counts as 'slightly changed' while "
                     "its normalised distance is at most 'similar', the largest at which at most 1 in 1000 "
                     "pairs of different photos matched, measured on the fitting corpus's held-out photos "
                     "(never on ../shared/photos, which the robustness benchmark scores).",
            "photos": len(photos), "pairs": len(photos) * (len(photos) - 1) // 2,
            "command": "python benchmarks/calibrate_thresholds.py", "thresholds": table}
+    # (benchmarks/verdicts.py adds the detail and colour limits to the same file, keeping these.)
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=1) + "\n")
     tmp.replace(args.out)
