@@ -7,8 +7,9 @@ Learned whitening from pairs: for every fit photo and a few random training edit
 blur, scaling, grayscale, colour, padding, small rotations, mirror, text), the covariance *within* pairs
 (photo minus its copy) is the noise a hash must ignore, the covariance *between* photos the signal it
 must keep. The generalised eigenvectors of (between, within) are the directions that best separate
-different photos relative to copy noise; they are kept best first, so the hash's first bits use the
-best directions at every length. The shrinkage of the within-pair covariance towards its mean
+different photos relative to copy noise; bit k is the sign of the photo's coordinate along direction
+k, kept best first, so the hash's first bits use the best directions at every length (the prefix
+property). The shrinkage of the within-pair covariance towards its mean
 eigenvalue keeps the fit stable on a corpus of a few thousand photos (``deep_v2_study.py`` measured it).
 The file records how it was made; refit with the same command after changing the corpus or the design.
 """
@@ -31,10 +32,10 @@ from benchmarks.deep_v2_features import FeatureExtractor  # noqa: E402
 from benchmarks.deep_v2_study import CORPUS, corpus_photos, features, fit_whitening  # noqa: E402
 
 #: The design chosen by benchmarks/deep_v2_study.py (see benchmarks/results/deep_v2/).
-PARTS = ("s6_avg", "head_avg")
-KEEP = 128
+PARTS = ("s6_avg", "head_gem")
+KEEP = 1024  # one direction per bit, up to hex length 256
 SHRINK = 0.1
-AUGMENT = 4
+AUGMENT = 3
 VIEWS = 2
 
 
@@ -78,7 +79,7 @@ def main(argv=None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, parts=np.array(PARTS), widths=np.array(widths), normalise=np.array(True),
-             mean=mean.astype(np.float32), basis=basis.astype(np.float32),
+             mean=mean.astype(np.float32), basis=basis.astype(np.float16),
              provenance=np.array(json.dumps(provenance)))
     tmp.replace(out)
     print(f"wrote {out} ({out.stat().st_size // 1024} KiB) from {len(fit)} photos in "

@@ -7,9 +7,10 @@ Why this shape:
   sees what it *shows*, and puts two meadows closer than a photo and its grayscale copy.
 - **Projection ``learned-v1``** (the default where fitted parameters ship, today the default model):
   learned whitening from pairs (``benchmarks/fit_deep_projection.py``). Directions are ordered by how
-  much they separate different photos against the noise between a photo and its edited copies, and the
-  bits are signs of seeded random hyperplanes in that whitened space, so bit *k* is the same hyperplane
-  at every length: the *prefix property* holds, with the best directions behind every bit.
+  much they separate different photos against the noise between a photo and its edited copies, and bit
+  *k* is the sign of the image's coordinate along direction *k*: the *prefix property* holds, with the
+  best directions first. (Random hyperplanes in the whitened space measured far worse: they spend bits
+  on the noisy directions.) The ``seed`` option does not change learned bits.
 - **Projection ``random``** is the v1 hash, bit for bit: the pre-logits embedding, centred by a shipped
   mean, projected onto ``RandomState(seed)`` hyperplanes (SimHash). It stays available, and its hashes
   keep their identity, so stored v1 hashes compare with new ``random`` ones and never with learned ones.
@@ -20,9 +21,11 @@ Why this shape:
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
-import multiprocessing
+import json
 import os
+import subprocess
 import sys
 import threading
 from collections import OrderedDict
@@ -53,7 +56,7 @@ MEANS_DIR = Path(__file__).resolve().parent / "data" / "deep"
 #: a broken installation; falling back to self-centring would silently change every hash.
 SHIPPED_MEANS = frozenset({(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 1), (DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 2)})
 #: (model, weights tag, views) that ship a fitted learned-v1 projection; missing means broken, likewise.
-SHIPPED_LEARNED: frozenset = frozenset()
+SHIPPED_LEARNED = frozenset({(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 2)})
 LEARNED = "learned-v1"
 PROJECTIONS = ("auto", "random", LEARNED)
 ENGINES = ("auto", "onnx", "torch")
@@ -164,7 +167,7 @@ class Recipe:
     widths: tuple[int, ...]
     normalise: bool                 # L2-normalise each part after averaging the views
     mean: Optional[np.ndarray]      # subtracted before projecting (None: each embedding's own mean)
-    basis: Optional[np.ndarray]     # (dim, keep) whitening directions, best first; None for random
+    basis: Optional[np.ndarray]     # (dim, MAX_BITS) whitening directions, best first; None for random
     centering: str                  # the v1 identity field
 
 
@@ -240,9 +243,12 @@ def _network(model_name: str, source: WeightsSource, seed: int, device: str, par
         found = deep_onnx.cached(export_key)
         if found is None and "torch" not in sys.modules:
             # Export in a child process, so this one (the app, say) never holds torch's ~300 MB.
-            ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(1) as pool:
-                pool.apply(_export, (model_name, source, seed, parts, export_key))
+            # A plain interpreter, not multiprocessing: that would re-run a script's __main__.
+            job = json.dumps({"model": model_name, "source": dataclasses.asdict(source), "seed": seed,
+                              "parts": list(parts), "key": export_key})
+            subprocess.run([sys.executable, "-c", "import sys, hashers.deep as d; d._export_job(sys.argv[1])",
+                            job], cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                           timeout=600)
             found = deep_onnx.cached(export_key)
         if found is None:
             found = _export(model_name, source, seed, parts, export_key)
@@ -255,6 +261,12 @@ def _network(model_name: str, source: WeightsSource, seed: int, device: str, par
         while len(_networks) > max(1, MODEL_CACHE_SIZE):
             _networks.popitem(last=False)
     return network
+
+
+def _export_job(job: str) -> None:
+    """The child side of an export: ``python -c`` runs this with the job as JSON."""
+    spec = json.loads(job)
+    _export(spec["model"], WeightsSource(**spec["source"]), spec["seed"], tuple(spec["parts"]), spec["key"])
 
 
 def _export(model_name: str, source: WeightsSource, seed: int, parts: tuple[str, ...], export_key: dict):
@@ -410,9 +422,7 @@ class TimmHasher(Hasher):
         if self.recipe.basis is None:
             planes = _projection(emb.shape[1], self.options["seed"])[: self.bit_count]
             return centred @ planes.T > 0
-        whitened = centred @ self.recipe.basis
-        planes = _projection(whitened.shape[1], self.options["seed"])[: self.bit_count]
-        return whitened @ planes.T > 0
+        return centred @ self.recipe.basis[:, : self.bit_count] > 0
 
     def compute(self, image) -> np.ndarray:
         return self.bits_from_embeddings(self.embed([image]))[0]
