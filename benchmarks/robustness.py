@@ -10,8 +10,14 @@ correlation between the damage and the distance. Peers run in the same process o
 imagehash's ahash/phash/dhash/whash and, when installed, PDQ. Photos larger than --max-side are
 downscaled once on load and that copy is the original (the GCompris files are lossy WebP already).
 
-Writes results.json (every number), results.md (tables), PNG plots, and, with --write-thresholds,
-the app's calibrated verdict thresholds to assets/thresholds.json.
+Writes results.json (every number), results.md (tables), PNG plots, and thresholds_measured.json (the
+1-in-1000 thresholds these photos give). The shipped verdict thresholds are NOT fitted here (these photos
+score the hashes): benchmarks/calibrate_thresholds.py fits them on the corpus, and this benchmark reports
+how they do, with look-alikes (pairs of different photos of the same kind of subject) counted apart.
+
+--smoke is a quick check that every stage still runs (the tests use it), not a measurement: photos
+downscaled to SMOKE_MAX_SIDE pixels, the few edits in SMOKE_TRANSFORMS, and only the mildest and the
+strongest level of each graded series. Its numbers mean nothing, so it cannot write thresholds.
 """
 from __future__ import annotations
 
@@ -36,40 +42,57 @@ from benchmarks.transforms import SERIES, TRANSFORMS, photo_files  # noqa: E402
 FPR_TARGET = 1e-3
 OUR_BACKENDS = ("ahash", "phash", "dhash", "timm")
 
+#: --smoke: longest side of the photos, and one edit of each kind of code path (re-encoding,
+#: resampling, cropping, rotation, pixel noise, padding).
+SMOKE_MAX_SIDE = 64
+SMOKE_TRANSFORMS = ("jpeg50", "scale1/2", "crop10", "rot5", "mirror", "noise15", "letterbox")
+
 
 class Method:
     """One hash under test: a name, its bit count, and a batch function images -> bool arrays."""
 
     def __init__(self, name: str, bits: int, fn: Callable[[list], list], peer: bool = False,
-                 backend: str | None = None, hex_len: int | None = None, prefix_of: str | None = None):
+                 backend: str | None = None, hex_len: int | None = None, prefix_of: str | None = None,
+                 projection: str | None = None):
         self.name, self.bits, self.fn, self.peer = name, bits, fn, peer
         self.prefix_of = prefix_of
-        self.backend, self.hex_len = backend, hex_len
+        self.backend, self.hex_len, self.projection = backend, hex_len, projection
 
 
-def our_methods(backends, hex_lens) -> list[Method]:
+def bits_only(outs) -> list:
+    """``compute`` may return a registry.hasher.Computed (bits and a detail score): keep the bits."""
+    return [getattr(out, "bits", out) for out in outs]
+
+
+def our_methods(backends, hex_lens, deep_projections=("learned-v1",)) -> list[Method]:
     methods = []
     for backend in backends:
         if backend == "timm":
-            # One deep pass at the longest length; shorter ones are its prefixes (the prefix property).
-            longest = max(hex_lens)
-            hasher = registry.create("timm", hex_len=longest)
-            shared: dict[str, list] = {}
+            for projection in deep_projections:
+                # One deep pass at the longest length; shorter ones are its prefixes (the prefix property).
+                longest = max(hex_lens)
+                hasher = registry.create("timm", hex_len=longest, projection=projection)
+                shared: dict[str, list] = {}
+                label = "timm" if projection != "random" else "timm-v1"
 
-            def deep_full(images, hasher=hasher, shared=shared):
-                shared["bits"] = hasher.compute_many(images)
-                return shared["bits"]
+                def deep_full(images, hasher=hasher, shared=shared):
+                    shared["bits"] = bits_only(hasher.compute_many(images))
+                    return shared["bits"]
 
-            def deep_prefix(images, n, shared=shared):
-                return [b[: 4 * n] for b in shared["bits"]]
-            methods.append(Method(f"timm-{longest}", 4 * longest, deep_full, backend="timm", hex_len=longest))
-            for n in sorted(set(hex_lens) - {longest}, reverse=True):
-                methods.append(Method(f"timm-{n}", 4 * n, lambda ims, n=n: deep_prefix(ims, n),
-                                      backend="timm", hex_len=n, prefix_of=f"timm-{longest}"))
+                def deep_prefix(images, n, shared=shared):
+                    return [b[: 4 * n] for b in shared["bits"]]
+                methods.append(Method(f"{label}-{longest}", 4 * longest, deep_full, backend="timm",
+                                      hex_len=longest, projection=projection))
+                for n in sorted(set(hex_lens) - {longest}, reverse=True):
+                    methods.append(Method(f"{label}-{n}", 4 * n, lambda ims, n=n, d=deep_prefix: d(ims, n),
+                                          backend="timm", hex_len=n, prefix_of=f"{label}-{longest}",
+                                          projection=projection))
         else:
             for n in hex_lens:
                 hasher = registry.create(backend, hex_len=n)
-                methods.append(Method(f"{backend}-{n}", 4 * n, hasher.compute_many, backend=backend, hex_len=n))
+                methods.append(Method(f"{backend}-{n}", 4 * n,
+                                      lambda ims, h=hasher: bits_only(h.compute_many(ims)),
+                                      backend=backend, hex_len=n))
     return methods
 
 
@@ -119,22 +142,31 @@ def threshold_at_fpr(neg: np.ndarray, target: float) -> int:
     return int(ok[-1]) if len(ok) else -1
 
 
+def edits(smoke: bool) -> tuple[dict, dict]:
+    """(transforms, series) to measure: all of them, or the few that --smoke runs."""
+    if not smoke:
+        return TRANSFORMS, SERIES
+    return ({t: TRANSFORMS[t] for t in SMOKE_TRANSFORMS},
+            {s: ([levels[0], levels[-1]], factory) for s, (levels, factory) in SERIES.items()})
+
+
 def run(args) -> dict:
     files = photo_files(args.images)[: args.limit or None]
     if len(files) < 3:
         raise SystemExit(f"need at least 3 photos in {args.images}")
-    methods = ([] if args.no_ours else our_methods(args.backends, args.hex_len)) + \
+    methods = ([] if args.no_ours else our_methods(args.backends, args.hex_len, args.deep_projections)) + \
               ([] if args.no_peers else peer_methods())
-    variant_names = ["original"] + list(TRANSFORMS)
-    series_names = [f"{s}={v:g}" for s, (levels, _) in SERIES.items() for v in levels]
+    transforms, series = edits(args.smoke)
+    variant_names = ["original"] + list(transforms)
+    series_names = [f"{s}={v:g}" for s, (levels, _) in series.items() for v in levels]
     hashes = {m.name: defaultdict(list) for m in methods}  # method -> variant -> [bits per photo]
     seconds = defaultdict(float)
     start = time.time()
     for i, path in enumerate(files):
         img = load_photo(path, args.max_side)
-        variants = [img] + [TRANSFORMS[t](img) for t in TRANSFORMS]
+        variants = [img] + [transforms[t](img) for t in transforms]
         if not args.no_series:
-            variants += [factory(v)(img) for s, (levels, factory) in SERIES.items() for v in levels]
+            variants += [factory(v)(img) for s, (levels, factory) in series.items() for v in levels]
         names = variant_names + ([] if args.no_series else series_names)
         for m in methods:
             t0 = time.perf_counter()
@@ -144,14 +176,32 @@ def run(args) -> dict:
                 hashes[m.name][name].append(np.asarray(bits, bool).reshape(-1))
         if args.progress:
             print(f"[{i + 1}/{len(files)}] {path.name}  {time.time() - start:.0f}s", file=sys.stderr, flush=True)
-    return summarise(files, methods, hashes, seconds, args)
+    return summarise(files, methods, hashes, seconds, args, transforms, series)
 
 
-def summarise(files, methods, hashes, seconds, args) -> dict:
+def subject_group(path: Path) -> str:
+    """Photos of the same kind of subject: same folder and same name prefix (a GCompris activity,
+    a PyPI package, the Kodak set). Pairs within a group are the look-alikes among the negatives."""
+    prefix = path.name.split("__")[0] if "__" in path.name else ""
+    return f"{path.parent.name}/{prefix}"
+
+
+def shipped_threshold(m: "Method") -> int | None:
+    """The distance the shipped verdicts call 'slightly changed' (registry/data/thresholds.json)."""
+    if m.peer or m.backend is None:
+        return None
+    from registry.comparison import similar_threshold
+    return int(similar_threshold(m.backend, m.hex_len) * m.bits + 1e-9)
+
+
+def summarise(files, methods, hashes, seconds, args, transforms=TRANSFORMS, series=SERIES) -> dict:
     n = len(files)
     iu = np.triu_indices(n, 1)
-    results = {"photos": n, "negative_pairs": int(len(iu[0])), "fpr_target": FPR_TARGET,
-               "max_side": args.max_side, "command": " ".join(sys.argv), "methods": {}}
+    groups = np.array([subject_group(Path(f)) for f in files])
+    lookalike = groups[iu[0]] == groups[iu[1]]
+    results = {"photos": n, "negative_pairs": int(len(iu[0])), "lookalike_pairs": int(lookalike.sum()),
+               "fpr_target": FPR_TARGET, "max_side": args.max_side, "command": " ".join(sys.argv),
+               "methods": {}}
     from scipy.stats import spearmanr
     for m in methods:
         originals = np.stack(hashes[m.name]["original"])
@@ -164,15 +214,23 @@ def summarise(files, methods, hashes, seconds, args) -> dict:
                  "negatives_mean": float(neg.mean() / m.bits),
                  "negatives_p001": float(np.quantile(neg, 0.001) / m.bits),
                  "ms_per_image": 1000 * seconds[m.prefix_of or m.name] / (n * len(hashes[m.name])),
-                 "transforms": {}, "series": {}}
-        for t in TRANSFORMS:
+                 "transforms": {}, "series": {},
+                 "lookalikes_matched": float((neg[lookalike] <= thr).mean()) if lookalike.any() else None}
+        shipped = shipped_threshold(m)
+        if shipped is not None:
+            entry["shipped_threshold"] = shipped
+            entry["shipped_false_match_rate"] = float((neg <= shipped).mean())
+            entry["lookalikes_similar_at_shipped"] = float((neg[lookalike] <= shipped).mean()) \
+                if lookalike.any() else None
+            entry["detection_at_shipped"] = {t: float((dist[t] <= shipped).mean()) for t in transforms}
+        for t in transforms:
             pos = dist[t]
             entry["transforms"][t] = {
                 "detection": float((pos <= thr).mean()),
                 "mean_distance": float(pos.mean() / m.bits),
                 "auc": roc_auc(pos, neg),
             }
-        for s, (levels, _) in SERIES.items():
+        for s, (levels, _) in series.items():
             key = [f"{s}={v:g}" for v in levels]
             if key[0] not in dist:
                 continue
@@ -182,7 +240,7 @@ def summarise(files, methods, hashes, seconds, args) -> dict:
                                   "levels": list(levels),
                                   "mean_distance": [float(dist[k].mean() / m.bits) for k in key]}
         entry["distances"] = {"negatives": np.bincount(neg, minlength=m.bits + 1).tolist(),
-                              "positives": np.bincount(np.concatenate([dist[t] for t in TRANSFORMS]),
+                              "positives": np.bincount(np.concatenate([dist[t] for t in transforms]),
                                                        minlength=m.bits + 1).tolist()}
         results["methods"][m.name] = entry
     return results
@@ -192,23 +250,44 @@ def _ordered(methods: dict) -> list[str]:
     return sorted(methods, key=lambda k: (methods[k]["peer"], k.split("-")[0], methods[k]["bits"]))
 
 
+def _edits_in(methods: dict) -> list[str]:
+    """The edits these results measured, in reporting order (all of TRANSFORMS but with --smoke)."""
+    measured = next(iter(methods.values()))["transforms"] if methods else {}
+    return [t for t in TRANSFORMS if t in measured]
+
+
 def markdown(results: dict) -> str:
     methods = results["methods"]
     names = _ordered(methods)
+    measured = _edits_in(methods)
     lines = [f"Detection rate of each edit at the threshold where at most 1 in 1000 of the "
              f"{results['negative_pairs']:,} pairs of different photos match ({results['photos']} photos). "
              f"Columns are backend-hex length: `phash-16` is 16 hex digits, 64 bits; imagehash and PDQ "
              f"at their usual sizes (64 and 256 bits).", "",
              "| edit | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for t in TRANSFORMS:
+    for t in measured:
         row = [f"{methods[n]['transforms'][t]['detection']:.0%}" for n in names]
         lines.append(f"| {t} | " + " | ".join(row) + " |")
     lines.append("| **mean detection** | " + " | ".join(
-        f"**{np.mean([methods[n]['transforms'][t]['detection'] for t in TRANSFORMS]):.0%}**" for n in names) + " |")
+        f"**{np.mean([methods[n]['transforms'][t]['detection'] for t in measured]):.0%}**" for n in names) + " |")
     lines.append("| mean ROC AUC | " + " | ".join(
-        f"{np.mean([methods[n]['transforms'][t]['auc'] for t in TRANSFORMS]):.3f}" for n in names) + " |")
+        f"{np.mean([methods[n]['transforms'][t]['auc'] for t in measured]):.3f}" for n in names) + " |")
     lines.append("| threshold (bits) | " + " | ".join(
         f"{methods[n]['threshold']} of {methods[n]['bits']}" for n in names) + " |")
+    lines.append(f"| look-alikes matched ({results.get('lookalike_pairs', 0):,} pairs of the same kind of subject) | "
+                 + " | ".join("n/a" if methods[n].get("lookalikes_matched") is None
+                              else f"{methods[n]['lookalikes_matched']:.2%}" for n in names) + " |")
+    lines.append("| shipped threshold (bits) | " + " | ".join(
+        f"{methods[n]['shipped_threshold']}" if "shipped_threshold" in methods[n] else "" for n in names) + " |")
+    lines.append("| mean detection at the shipped threshold | " + " | ".join(
+        f"{np.mean([methods[n]['detection_at_shipped'][t] for t in measured]):.0%}"
+        if "detection_at_shipped" in methods[n] else "" for n in names) + " |")
+    lines.append("| false matches at the shipped threshold | " + " | ".join(
+        f"{methods[n]['shipped_false_match_rate']:.2%}" if "shipped_false_match_rate" in methods[n] else ""
+        for n in names) + " |")
+    lines.append("| look-alikes called \"slightly changed\" at the shipped threshold | " + " | ".join(
+        f"{methods[n]['lookalikes_similar_at_shipped']:.2%}"
+        if methods[n].get("lookalikes_similar_at_shipped") is not None else "" for n in names) + " |")
     if any(methods[n]["series"] for n in names):
         for s in SERIES:
             lines.append(f"| Spearman: {s} | " + " | ".join(
@@ -248,11 +327,12 @@ def plots(results: dict, out: Path) -> list[Path]:
     fig.savefig(paths[-1], dpi=90)
     plt.close(fig)
 
+    measured = _edits_in(methods)
     fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names)), 7))
-    grid = np.array([[methods[n]["transforms"][t]["detection"] for n in names] for t in TRANSFORMS])
+    grid = np.array([[methods[n]["transforms"][t]["detection"] for n in names] for t in measured])
     im = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(TRANSFORMS)), list(TRANSFORMS), fontsize=8)
+    ax.set_yticks(range(len(measured)), measured, fontsize=8)
     for (r, c), v in np.ndenumerate(grid):
         ax.text(c, r, f"{v:.0%}", ha="center", va="center", fontsize=6)
     fig.colorbar(im, ax=ax, label="detection at 1/1000 false matches")
@@ -265,7 +345,11 @@ def plots(results: dict, out: Path) -> list[Path]:
 
 
 def thresholds(results: dict) -> dict:
-    """The app's verdict thresholds: 'slightly changed' up to the 1-in-1000 false-match distance."""
+    """The thresholds this run measured, in the shipped file's format, to compare with the shipped ones.
+
+    The shipped thresholds come from benchmarks/calibrate_thresholds.py on the fitting corpus: this
+    benchmark's photos score the hashes, so they must not also tune them.
+    """
     table: dict = {}
     for m in results["methods"].values():
         if m["peer"] or m["backend"] is None:
@@ -288,15 +372,22 @@ def main(argv=None) -> dict:
     ap.add_argument("--backends", nargs="+", default=list(OUR_BACKENDS))
     ap.add_argument("--hex-len", nargs="+", type=int, default=[16, 64])
     ap.add_argument("--limit", type=int, default=0, help="use only the first N photos")
-    ap.add_argument("--max-side", type=int, default=1024)
+    ap.add_argument("--max-side", type=int, default=None,
+                    help=f"downscale larger photos to this longest side "
+                         f"(default 1024; {SMOKE_MAX_SIDE} with --smoke)")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--no-ours", action="store_true")
     ap.add_argument("--no-series", action="store_true")
     ap.add_argument("--no-plots", action="store_true")
-    ap.add_argument("--write-thresholds", action="store_true",
-                    help="also write assets/thresholds.json for the app's verdicts")
+    ap.add_argument("--deep-projections", nargs="+", default=["learned-v1", "random"],
+                    help="deep hash projections to measure: learned-v1 (the default) and random (v1)")
+    ap.add_argument("--smoke", action="store_true",
+                    help=f"a quick check that every stage runs, not a measurement: photos downscaled to "
+                         f"{SMOKE_MAX_SIDE} px, {len(SMOKE_TRANSFORMS)} edits, 2 levels per series")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
+    if args.max_side is None:
+        args.max_side = SMOKE_MAX_SIDE if args.smoke else 1024
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = run(args)
@@ -304,8 +395,7 @@ def main(argv=None) -> dict:
     (out / "results.md").write_text(markdown(results))
     if not args.no_plots:
         plots(results, out)
-    if args.write_thresholds:
-        (ROOT / "assets" / "thresholds.json").write_text(json.dumps(thresholds(results), indent=1) + "\n")
+    (out / "thresholds_measured.json").write_text(json.dumps(thresholds(results), indent=1) + "\n")
     print(markdown(results))
     return results
 

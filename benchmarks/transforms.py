@@ -121,6 +121,14 @@ def letterbox(img):
     return canvas
 
 
+def pad(percent: float, fill=(255, 255, 255)) -> Transform:
+    """A frame of ``percent`` of the width and height on every side, as a gallery or slide adds."""
+    def f(img):
+        dx, dy = round(img.width * percent / 100), round(img.height * percent / 100)
+        return ImageOps.expand(img, border=(dx, dy, dx, dy), fill=fill)
+    return f
+
+
 def one_pixel(img):
     """Flip one pixel near the centre: the change SHA and MD5 cannot tell from a new photo."""
     out = img.copy()
@@ -143,7 +151,8 @@ TRANSFORMS: dict[str, Transform] = {
     "bright+25": brightness(1.25), "bright-25": brightness(0.75),
     "contrast+25": contrast(1.25), "contrast-25": contrast(0.75),
     "gamma0.7": gamma(0.7),
-    "grayscale": grayscale, "watermark": watermark, "letterbox": letterbox, "one_pixel": one_pixel,
+    "grayscale": grayscale, "watermark": watermark, "letterbox": letterbox, "pad10": pad(10),
+    "one_pixel": one_pixel,
 }
 
 #: Graded series: (parameter values, transform factory) for "how much did it change".
