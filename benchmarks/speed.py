@@ -8,6 +8,9 @@ method hashes every file, repeated; we report the median over repeats of the tim
 ratio to imagehash. "decode only" (Pillow opening and decoding each file, nothing else) is the floor no
 hasher that reads the full image can beat on one core. Fast mode is checked for agreement: how many of
 its 64 bits differ from the exact hash, per photo.
+
+--smoke is a quick check that every stage runs (the tests use it), not a measurement: the "12 Mpx"
+JPEGs are made at SMOKE_LARGE_SIZE instead, and --repeats, --large and --agreement default to 1, 1, 2.
 """
 from __future__ import annotations
 
@@ -30,12 +33,21 @@ from benchmarks.deep_speed import images_per_second  # noqa: E402
 from benchmarks.transforms import photo_files  # noqa: E402
 
 CLASSICAL = ("ahash", "phash", "dhash")
+#: A phone camera's 12 Mpx; --smoke makes its "large" JPEGs an eighth as wide and high.
+LARGE_SIZE = (4032, 3024)
+SMOKE_LARGE_SIZE = (504, 378)
+LARGE_SET = "12 Mpx JPEGs"
 
 
-def make_large_jpegs(files, count: int, folder: Path) -> list[Path]:
+def large_set_name(smoke: dict | None) -> str:
+    """The large set's name: LARGE_SET, or what --smoke made instead (its res["smoke"])."""
+    return f"{smoke['large_size'][0]} x {smoke['large_size'][1]} JPEGs (--smoke)" if smoke else LARGE_SET
+
+
+def make_large_jpegs(files, count: int, folder: Path, size: tuple[int, int] = LARGE_SIZE) -> list[Path]:
     out = []
     for i, f in enumerate(files[:count]):
-        img = registry.load_image(f).convert("RGB").resize((4032, 3024), Image.Resampling.BICUBIC)
+        img = registry.load_image(f).convert("RGB").resize(size, Image.Resampling.BICUBIC)
         path = folder / f"large_{i:02d}.jpg"
         img.save(path, quality=90)
         out.append(path)
@@ -131,6 +143,7 @@ def parallel_rates(files, repeats: int) -> dict:
 
 def markdown(res: dict) -> str:
     lines = []
+    large = large_set_name(res.get("smoke"))
     for set_name, rows in res["sets"].items():
         lines += [f"**{set_name}** ({rows['files']} files, {rows['megapixels']:.1f} Mpx median; "
                   f"median of {res['repeats']} runs, one process)", "",
@@ -147,7 +160,7 @@ def markdown(res: dict) -> str:
         lines.append("")
     agree = res.get("fast_agreement_12mpx")
     if agree:
-        lines.append(f"Fast mode vs exact on {agree['files']} photos enlarged to 12 Mpx JPEGs (64-bit hashes): " + "; ".join(
+        lines.append(f"Fast mode vs exact on {agree['files']} photos enlarged to {large} (64-bit hashes): " + "; ".join(
             f"{n}: {a['share_within_2_bits']:.0%} within 2 bits, {a['share_identical']:.0%} identical, worst {a['max_bits']}"
             for n, a in agree.items() if n != "files"))
         lines.append("")
@@ -157,7 +170,7 @@ def markdown(res: dict) -> str:
                      f"{d['batch1_img_s']} images/s at batch 1, {d['batch32_img_s']} at batch 32.")
     p = res.get("parallel")
     if p:
-        lines.append(f"`hash_many(workers=2)` (pHash, {p['files']} 12 Mpx JPEGs): {p['workers2_img_s']} images/s vs "
+        lines.append(f"`hash_many(workers=2)` (pHash, {p['files']} {large}): {p['workers2_img_s']} images/s vs "
                      f"{p['serial_img_s']} in one process ({p['speedup']}x).")
     return "\n".join(lines) + "\n"
 
@@ -166,14 +179,23 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=None, help="default 5 (1 with --smoke)")
     ap.add_argument("--limit", type=int, default=0, help="use an evenly spaced sample of N photos")
-    ap.add_argument("--large", type=int, default=12, help="how many 12 Mpx JPEGs to make")
-    ap.add_argument("--agreement", type=int, default=48,
-                    help="how many 12 Mpx JPEGs to check fast mode against exact mode on")
+    ap.add_argument("--large", type=int, default=None,
+                    help="how many 12 Mpx JPEGs to make (default 12; 1 with --smoke)")
+    ap.add_argument("--agreement", type=int, default=None,
+                    help="how many 12 Mpx JPEGs to check fast mode against exact mode on "
+                         "(default 48; 2 with --smoke)")
     ap.add_argument("--no-deep", action="store_true")
     ap.add_argument("--no-parallel", action="store_true")
+    ap.add_argument("--smoke", action="store_true",
+                    help=f"a quick check that every stage runs, not a measurement: the large JPEGs are "
+                         f"{SMOKE_LARGE_SIZE[0]} x {SMOKE_LARGE_SIZE[1]}, and fewer of everything")
     args = ap.parse_args(argv)
+    for name, full, smoke in (("repeats", 5, 1), ("large", 12, 1), ("agreement", 48, 2)):
+        if getattr(args, name) is None:
+            setattr(args, name, smoke if args.smoke else full)
+    large_size = SMOKE_LARGE_SIZE if args.smoke else LARGE_SIZE
     files = photo_files(args.images)
     if args.limit and args.limit < len(files):
         files = [files[round(i * len(files) / args.limit)] for i in range(args.limit)]
@@ -183,9 +205,11 @@ def main(argv=None) -> dict:
     reference["ahash+phash+dhash (exact, hash_all)"] = "imagehash: ahash+phash+dhash"
     reference["ahash+phash+dhash (fast, hash_all)"] = "imagehash: ahash+phash+dhash"
     res = {"repeats": args.repeats, "command": " ".join(sys.argv), "sets": {}}
+    if args.smoke:
+        res["smoke"] = {"large_size": list(large_size)}
     with tempfile.TemporaryDirectory() as tmp:
         sets = {"the photos as given": files,
-                "12 Mpx JPEGs": make_large_jpegs(files, args.large, Path(tmp))}
+                large_set_name(res.get("smoke")): make_large_jpegs(files, args.large, Path(tmp), large_size)}
         for set_name, set_files in sets.items():
             sizes = []
             for f in set_files:
@@ -198,13 +222,14 @@ def main(argv=None) -> dict:
             print(f"{set_name}: done", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         sample = files[:: max(1, len(files) // max(1, args.agreement))][: args.agreement]
-        large = make_large_jpegs(sample, len(sample), Path(tmp))
+        large = make_large_jpegs(sample, len(sample), Path(tmp), large_size)
         res["fast_agreement_12mpx"] = {"files": len(large), **fast_agreement(large, exact, fast)}
     if not args.no_deep:
         res["deep"] = deep_rates(files, max(1, min(3, args.repeats)))
     if not args.no_parallel:
         with tempfile.TemporaryDirectory() as tmp:
-            res["parallel"] = parallel_rates(make_large_jpegs(files, 48, Path(tmp)), max(1, min(3, args.repeats)))
+            res["parallel"] = parallel_rates(make_large_jpegs(files, 48, Path(tmp), large_size),
+                                             max(1, min(3, args.repeats)))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "speed.json").write_text(json.dumps(res, indent=1))

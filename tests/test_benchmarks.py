@@ -1,4 +1,8 @@
-"""Each benchmark runs on three photos, so none can silently rot."""
+"""Each benchmark runs on three photos, so none can silently rot.
+
+They run in their --smoke modes (tiny images, a few edits): these tests check that every stage still
+runs and writes what it should, not the numbers, which come from full runs over ../shared/photos.
+"""
 import json
 from pathlib import Path
 
@@ -25,7 +29,8 @@ def three_photos(tmp_path) -> Path:
 def test_robustness_benchmark_on_three_photos(tmp_path):
     from benchmarks import robustness
     out = tmp_path / "out"
-    robustness.main(["--images", str(three_photos(tmp_path)), "--out", str(out), "--hex-len", "4", "16"])
+    robustness.main(["--images", str(three_photos(tmp_path)), "--out", str(out), "--hex-len", "4", "16",
+                     "--smoke"])
     assert {"results.json", "results.md", "distances.png", "detection.png"} <= {p.name for p in out.iterdir()}
     data = json.loads((out / "results.json").read_text())
     assert data["photos"] == 3 and data["negative_pairs"] == 3
@@ -45,7 +50,7 @@ def test_speed_benchmark_on_three_photos(tmp_path):
     from benchmarks import speed
     out = tmp_path / "out"
     res = speed.main(["--images", str(three_photos(tmp_path)), "--out", str(out), "--repeats", "1",
-                      "--large", "1", "--agreement", "2", "--no-parallel"])
+                      "--large", "1", "--agreement", "2", "--no-parallel", "--smoke"])
     assert (out / "speed.md").read_text().count("|") > 20
     for rows in res["sets"].values():
         assert rows["seconds"]["decode only"] > 0
