@@ -17,6 +17,9 @@ from PIL import Image
 
 GRID = 4          # the signature's thumbnail is GRID x GRID cells
 SAMPLE = 16       # pixels per side the statistics are computed from
+#: chroma_corr is only measured when both images' a/b vary across the cells by at least this much
+#: (benchmarks/verdicts.py --calibrate: below it, benign re-encodings decorrelate the rounding noise).
+CHROMA_CORR_MIN_LAYOUT = 1.0
 
 
 def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -72,11 +75,26 @@ class Colours:
     def chroma(self) -> float:
         return float(np.mean(np.hypot(self.cells[..., 1], self.cells[..., 2])))
 
+    @property
+    def chroma_layout(self) -> float:
+        """How much the a/b colour varies from cell to cell (RMS over both channels, Lab units)."""
+        return float(np.sqrt(self.cells[..., 1:].reshape(-1, 2).var(axis=0).mean()))
+
 
 def _corr(x: np.ndarray, y: np.ndarray) -> float:
     x, y = x.reshape(-1) - x.mean(), y.reshape(-1) - y.mean()
     denom = np.sqrt((x @ x) * (y @ y))
     return float(x @ y / denom) if denom > 1e-9 else 1.0
+
+
+def _hue_turn(mean_a: np.ndarray, mean_b: np.ndarray) -> float:
+    """How far the overall tint (mean a/b) moved, less what a stronger or weaker tint explains.
+
+    A crop or a re-encoding makes a tinted picture a little more or less tinted (saturation measures
+    that); swapping channels or turning hues turns the tint. Counting only the turn keeps a 10% crop
+    of a warm photo quiet while a red-blue swap of it, which turns its tint by 15 degrees, is seen.
+    """
+    return float(max(0.0, np.hypot(*(mean_a - mean_b)) - abs(np.hypot(*mean_a) - np.hypot(*mean_b))))
 
 
 def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
@@ -93,9 +111,12 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
         "lightness": float(abs(la.mean() - lb.mean())),
         "contrast": float(max(a.spread[0], 1) / max(b.spread[0], 1)),
         "saturation": float((chroma_a + 2) / (chroma_b + 2)),
-        "hue_shift": float(np.hypot(*(ab_a.reshape(-1, 2).mean(0) - b.cells[..., 1:].reshape(-1, 2).mean(0)))),
+        "hue_shift": _hue_turn(ab_a.reshape(-1, 2).mean(0), b.cells[..., 1:].reshape(-1, 2).mean(0)),
         "lightness_corr": corr_l if min(a.spread[0], b.spread[0]) > 3 else 1.0,
-        "chroma_corr": corr_ab if min(chroma_a, chroma_b) > 4 else 1.0,
+        # The a/b layout correlates meaningfully when the colour varies across the picture: a uniformly
+        # tinted image's cells differ only by rounding, however saturated it is, while a nearly neutral
+        # photo with one coloured object (a blue car) still shows a channel swap clearly.
+        "chroma_corr": corr_ab if min(a.chroma_layout, b.chroma_layout) >= CHROMA_CORR_MIN_LAYOUT else 1.0,
         "layout": float(np.mean(np.abs(a.cells - b.cells))),
     }
 
