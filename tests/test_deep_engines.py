@@ -32,7 +32,7 @@ def agreement(a, b) -> float:
     return 1 - np.mean([(x - y) / x.bit_count for x, y in zip(a, b)])
 
 
-@pytest.mark.parametrize("projection", ["random", "auto"])
+@pytest.mark.parametrize("projection", ["random", "learned-v1"])
 def test_onnx_and_torch_give_the_same_bits(examples, projection):
     torch_hashes = registry.create("timm", hex_len=256, engine="torch", projection=projection).hash_many(files(examples))
     onnx_hasher = registry.create("timm", hex_len=256, engine="auto", projection=projection)
