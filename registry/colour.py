@@ -97,31 +97,63 @@ def _hue_turn(mean_a: np.ndarray, mean_b: np.ndarray) -> float:
     return float(max(0.0, np.hypot(*(mean_a - mean_b)) - abs(np.hypot(*mean_a) - np.hypot(*mean_b))))
 
 
+def _centre(cells: np.ndarray, margin: float) -> np.ndarray:
+    """The cells of a picture's centre, without ``margin`` of each side, resampled from its cells."""
+    if margin <= 0:
+        return cells
+    pos = np.clip((margin + (1 - 2 * margin) * (np.arange(GRID) + 0.5) / GRID) * GRID - 0.5, 0, GRID - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, GRID - 1)
+    w = pos - lo
+    rows = cells[lo] * (1 - w)[:, None, None] + cells[hi] * w[:, None, None]
+    return rows[:, lo] * (1 - w)[None, :, None] + rows[:, hi] * w[None, :, None]
+
+
+#: Framings the comparison forgives, as the hashes do: a centre crop of this share of each side of
+#: either picture (the deep hash matches crops), each also mirrored (it matches mirror images too).
+CROP_MARGINS = (0.0, 0.05, 0.125)
+
+
+def _framings(a: np.ndarray, b: np.ndarray):
+    for margin in CROP_MARGINS:
+        for fa, fb in ((_centre(a, margin), b), (a, _centre(b, margin))) if margin else ((a, b),):
+            yield fa, fb
+            yield fa, fb[:, ::-1]
+
+
 def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
-    """How two images' colours differ, in measures each colour edit moves and re-encoding does not."""
+    """How two images' colours differ, in measures each colour edit moves and re-encoding does not.
+
+    The layout measures (lightness, hue, the two correlations) are taken in the framing that agrees
+    best: as is, mirrored, or one picture a centre crop of the other, since a crop or a mirror image
+    is the same picture; a colour edit moves them in every framing.
+    """
     a, b = Colours.from_hex(sig_a), Colours.from_hex(sig_b)
-    la, lb = a.cells[..., 0], b.cells[..., 0]
-    # The deep hash matches mirror images: compare with the mirrored layout too, keep the closer.
-    lb_m, b_m = lb[:, ::-1], b.cells[:, ::-1]
-    corr_l = max(_corr(la, lb), _corr(la, lb_m))
-    ab_a = a.cells[..., 1:]
-    corr_ab = max(_corr(ab_a, b.cells[..., 1:]), _corr(ab_a, b_m[..., 1:]))
-    chroma_a, chroma_b = a.chroma, b.chroma
+    lightness, hue, corr_l, corr_ab, sat = np.inf, np.inf, -1.0, -1.0, np.inf
+    for fa, fb in _framings(a.cells, b.cells):
+        la, lb = fa[..., 0], fb[..., 0]
+        lightness = min(lightness, abs(la.mean() - lb.mean()))
+        hue = min(hue, _hue_turn(fa[..., 1:].reshape(-1, 2).mean(0), fb[..., 1:].reshape(-1, 2).mean(0)))
+        corr_l = max(corr_l, _corr(la, lb))
+        corr_ab = max(corr_ab, _corr(fa[..., 1:], fb[..., 1:]))
+        ratio = (np.mean(np.hypot(fa[..., 1], fa[..., 2])) + 2) / (np.mean(np.hypot(fb[..., 1], fb[..., 2])) + 2)
+        if abs(np.log(ratio)) < abs(np.log(sat)):
+            sat = ratio
     return {
-        "lightness": float(abs(la.mean() - lb.mean())),
+        "lightness": float(lightness),
         "contrast": float(max(a.spread[0], 1) / max(b.spread[0], 1)),
-        "saturation": float((chroma_a + 2) / (chroma_b + 2)),
-        "hue_shift": _hue_turn(ab_a.reshape(-1, 2).mean(0), b.cells[..., 1:].reshape(-1, 2).mean(0)),
-        "lightness_corr": corr_l if min(a.spread[0], b.spread[0]) > 3 else 1.0,
+        "saturation": float(sat),
+        "hue_shift": float(hue),
+        "lightness_corr": float(corr_l) if min(a.spread[0], b.spread[0]) > 3 else 1.0,
         # The a/b layout correlates meaningfully when the colour varies across the picture: a uniformly
         # tinted image's cells differ only by rounding, however saturated it is, while a nearly neutral
         # photo with one coloured object (a blue car) still shows a channel swap clearly.
-        "chroma_corr": corr_ab if min(a.chroma_layout, b.chroma_layout) >= CHROMA_CORR_MIN_LAYOUT else 1.0,
+        "chroma_corr": float(corr_ab) if min(a.chroma_layout, b.chroma_layout) >= CHROMA_CORR_MIN_LAYOUT else 1.0,
         "layout": float(np.mean(np.abs(a.cells - b.cells))),
     }
 
 
-#: Defaults until benchmarks/calibrate_verdicts.py has measured them (registry/data/thresholds.json).
+#: Defaults until `benchmarks/verdicts.py --calibrate` has measured them (registry/data/thresholds.json).
 COLOUR_LIMITS = {"lightness": 12.0, "contrast": 1.45, "saturation": 1.9, "hue_shift": 12.0,
                  "lightness_corr": 0.3, "chroma_corr": 0.0}
 
