@@ -16,21 +16,15 @@ Why this shape:
 - **Projection ``random``** is the v1 hash, bit for bit: the pre-logits embedding, centred by a shipped
   mean, projected onto ``RandomState(seed)`` hyperplanes (SimHash). It stays available, and its hashes
   keep their identity, so stored v1 hashes compare with new ``random`` ones and never with learned ones.
-- **Engines.** On the CPU the network runs in ONNX Runtime when it is installed (``engine="auto"``), 2-3x
+- **Engines** (``deep_engine``). On the CPU the network runs in ONNX Runtime when it is installed (``engine="auto"``), 2-3x
   faster than eager torch on 2 cores; the export is cached per model and weights digest
   (``deep_onnx``), and once it exists hashing needs neither torch nor timm. Eager torch is the fallback,
   the reference in tests, and the GPU path (``inference_mode``, channels-last, bf16 autocast).
 """
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import json
 import os
-import subprocess
-import sys
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -41,11 +35,10 @@ import numpy as np
 from registry.errors import HasherError
 from registry.hasher import Hasher
 from registry.loading import load_image
-from registry.optional import MissingDependency, missing_message
+from registry.optional import missing_message
 from registry.value import ImageHash
 
-from . import deep_onnx
-from .deep_network import PARTS, feature_module
+from .deep_engine import ENGINES, TorchNetwork, _network, _networks, choose_engine  # noqa: F401
 from .deep_preprocess import eval_transform
 from .deep_weights import (DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, MODEL_CACHE_SIZE,  # noqa: F401
                            LoadedModel, WeightsSource, WeightsUnavailable, _cache, cached_hub_file,
@@ -61,7 +54,6 @@ SHIPPED_MEANS = frozenset({(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 1), (DEFAULT
 SHIPPED_LEARNED = frozenset({(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 2)})
 LEARNED = "learned-v1"
 PROJECTIONS = ("auto", "random", LEARNED)
-ENGINES = ("auto", "onnx", "torch")
 #: timm models that the option menu offers when their weights are in the local Hugging Face cache.
 WELL_KNOWN_MODELS = ("vit_small_patch16_224", "convnext_tiny", "resnet50", "efficientnet_b0",
                      "mobilenetv3_large_100")
@@ -205,77 +197,6 @@ def _projection(dim: int, seed: int) -> np.ndarray:
     return planes
 
 
-# --- networks: the same features from eager torch or ONNX Runtime --------------------------------
-class TorchNetwork:
-    """Eager torch: the reference, the fallback, and the GPU path."""
-
-    engine = "torch"
-
-    def __init__(self, loaded: LoadedModel, parts: tuple[str, ...]):
-        self.loaded = loaded
-        self.module = feature_module(loaded.model, parts)
-        self.data_config = loaded.data_config
-        self.device = loaded.device
-
-    def run(self, batch: np.ndarray, precision: str = "fp32") -> np.ndarray:
-        import torch
-        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
-        if self.device != "cpu":
-            x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-        with torch.inference_mode(), torch.autocast(device_type=self.device.split(":")[0],
-                                                    dtype=dtype or torch.float32, enabled=dtype is not None):
-            out = self.module(x)
-        return out.float().reshape(out.shape[0], -1).cpu().numpy()
-
-
-_networks: "OrderedDict[tuple, Any]" = OrderedDict()
-_networks_lock = threading.Lock()
-
-
-def _network(model_name: str, source: WeightsSource, seed: int, device: str, parts: tuple[str, ...],
-             engine: str):
-    key = (model_name, source.tag, source.digest, device, parts, engine)
-    with _networks_lock:
-        if key in _networks:
-            _networks.move_to_end(key)
-            return _networks[key]
-    if engine == "onnx":
-        export_key = {"model": model_name, "weights": source.digest, "parts": list(parts)}
-        found = deep_onnx.cached(export_key)
-        if found is None and "torch" not in sys.modules:
-            # Export in a child process, so this one (the app, say) never holds torch's ~300 MB.
-            # A plain interpreter, not multiprocessing: that would re-run a script's __main__.
-            job = json.dumps({"model": model_name, "source": dataclasses.asdict(source), "seed": seed,
-                              "parts": list(parts), "key": export_key})
-            subprocess.run([sys.executable, "-c", "import sys, hashers.deep as d; d._export_job(sys.argv[1])",
-                            job], cwd=Path(__file__).resolve().parent.parent, capture_output=True,
-                           timeout=600)
-            found = deep_onnx.cached(export_key)
-        if found is None:
-            found = _export(model_name, source, seed, parts, export_key)
-        network = deep_onnx.OnnxNetwork(*found)
-        network.engine = "onnx"
-    else:
-        network = TorchNetwork(load_model(model_name, source, seed, device), parts)
-    with _networks_lock:
-        _networks[key] = network
-        while len(_networks) > max(1, MODEL_CACHE_SIZE):
-            _networks.popitem(last=False)
-    return network
-
-
-def _export_job(job: str) -> None:
-    """The child side of an export: ``python -c`` runs this with the job as JSON."""
-    spec = json.loads(job)
-    _export(spec["model"], WeightsSource(**spec["source"]), spec["seed"], tuple(spec["parts"]), spec["key"])
-
-
-def _export(model_name: str, source: WeightsSource, seed: int, parts: tuple[str, ...], export_key: dict):
-    loaded = load_model(model_name, source, seed, "cpu")
-    return deep_onnx.build(export_key, feature_module(loaded.model, parts), loaded.data_config)
-
-
 def _in_hub_cache(model_name: str) -> bool:
     """Whether timm weights for ``model_name`` sit in the Hugging Face cache, without importing timm."""
     try:
@@ -285,18 +206,6 @@ def _in_hub_cache(model_name: str) -> bool:
     root = Path(constants.HF_HUB_CACHE)
     return root.is_dir() and any(root.glob(f"models--timm--{model_name}*/snapshots/*/*.safetensors"))
 
-
-def choose_engine(engine: str, device: str) -> str:
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine == "torch" or device != "cpu":
-        return "torch"
-    if deep_onnx.available():
-        return "onnx"
-    if engine == "onnx":
-        raise MissingDependency("engine='onnx' needs onnxruntime, which is not installed: "
-                                "pip install onnxruntime (it comes with the 'deep' extra)")
-    return "torch"
 
 
 class TimmHasher(Hasher):
