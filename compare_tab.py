@@ -21,7 +21,9 @@ import gradio as gr
 
 import registry
 from registry import HasherError, ImageError
+from registry.comparison import ORIENTATION_WORDS
 from registry.drawing import bit_grids, blend_and_difference
+from registry.hasher import orient
 
 log = logging.getLogger("image_deep_hash.app")
 
@@ -193,9 +195,9 @@ def _validations(action: str, problems: list[Optional[str]]) -> list[dict]:
     return [gr.validate(p is None, p or "") for p in problems]
 
 
-def check_pair(image_a, image_b, backend, hex_len, option=None) -> list[dict]:
+def check_pair(image_a, image_b, backend, hex_len, option=None, dihedral=False) -> list[dict]:
     """Validator for /compare: says which input is missing or wrong, at that input, before any work."""
-    problems = [_missing(image_a, "image A"), _missing(image_b, "image B"), None, None, None]
+    problems = [_missing(image_a, "image A"), _missing(image_b, "image B"), None, None, None, None]
     info = find(backend)
     if info is None:
         problems[2] = f"Unknown backend {backend!r}. Choose one from the list."
@@ -249,6 +251,9 @@ def verdict_html(result) -> str:
         low = " (too little for the hash to tell)" if result.low_detail else ""
         detail = (f"<div id='detail' data-low='{str(result.low_detail).lower()}'>Detail: "
                   f"<b>{result.hash_a.detail:.1f}</b> and <b>{result.hash_b.detail:.1f}</b>{low}</div>")
+    if result.orientation not in (None, "identity"):
+        detail += (f"<div id='orientation' data-orientation='{result.orientation}'>B matched when "
+                   f"<b>{html.escape(ORIENTATION_WORDS[result.orientation])}</b></div>")
     changes = (f"<div id='changes'>Colours: <b>{html.escape(', '.join(result.changes))}</b></div>"
                if result.changes else "")
     same = ("<div>Same picture: <b>" + ("yes" if result.same_picture else "no") + "</b> · fetch again: <b id='fetch'>"
@@ -313,11 +318,17 @@ def rehash(image, backend: str = DEFAULT_BACKEND, hex_len: float = DEFAULT_HEX_L
 @gpu
 @user_errors
 def compare_images(image_a, image_b, backend: str = DEFAULT_BACKEND, hex_len: float = DEFAULT_HEX_LEN,
-                   model: Optional[str] = None):
-    """Compare two images: both hashes, the verdict, a JSON summary, the bit grids, blend and difference."""
+                   model: Optional[str] = None, dihedral: bool = False):
+    """Compare two images: both hashes, the verdict, a JSON summary, the bit grids, blend and difference.
+
+    ``dihedral``: also find B turned by a multiple of 90 degrees or mirrored; the pictures then show
+    B in the orientation that matched.
+    """
     img_a, img_b = load(image_a, "image A"), load(image_b, "image B")
     hasher = make_hasher(backend, hex_len, model)
-    result = registry.compare_with(hasher, img_a, img_b)
+    result = registry.compare_with(hasher, img_a, img_b, dihedral=bool(dihedral))
+    if result.orientation is not None:
+        img_b = orient(img_b, result.orientation)
     blend, difference = blend_and_difference(img_a, img_b)
     summary = result.to_dict()
     if MENU_OPTION in hasher.options and menu_choices(backend):

@@ -27,6 +27,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import compare_tab as tab  # noqa: E402
+import dedup_tab  # noqa: E402
+import video_tab  # noqa: E402
 # The actions stay importable from the app file, as before the handlers moved to compare_tab.py.
 from compare_tab import backend_choices, compare_all, compare_images, hash_image  # noqa: E402,F401
 from compare_tab import unusable_markdown as broken_plugins_markdown  # noqa: E402,F401
@@ -126,96 +128,117 @@ def examples() -> tuple[list[list[str]], list[str]]:
 
 
 def create_app() -> gr.Blocks:
+    """The page: a heading, then one tab per task. The compare tab is laid out here; every other tab
+    is laid out by its own module's ``build()`` (as Gradio's ``blocks_plug`` demo does)."""
     with gr.Blocks(title="Image Deep Hash", delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as app:
-        # The inputs are made first and placed below, so that the examples can sit above them.
-        image_a, image_b = (UploadedImage(label=f"Image {x}", type="filepath", image_mode=None, height=200,
-                                          min_width=140, sources=["upload", "clipboard", "webcam"],
-                                          elem_id=f"image_{x.lower()}", render=False) for x in "AB")
-        backend = gr.Dropdown(backend_choices(), value=tab.DEFAULT_BACKEND, label="Hashing backend",
-                              info=tab.summary(tab.DEFAULT_BACKEND), elem_id="backend", render=False)
-        model_choices = tab.all_menu_choices()
-        model = gr.Dropdown(model_choices, value=model_choices[0][1] if model_choices else None,
-                            label="Model", info="Only the models this server can run; others: see “About”",
-                            visible=bool(tab.menu_choices(tab.DEFAULT_BACKEND)), elem_id="model",
-                            render=False)
-        hex_len = gr.Slider(1, 256, value=tab.DEFAULT_HEX_LEN, step=1, label="Hash length (hex digits)",
-                            info=tab.LENGTH_INFO, elem_id="hex_len", render=False)
-        inputs = [image_a, image_b, backend, hex_len, model]
-
-        gr.Markdown("# Image Deep Hash\nHow much did this image change? Click an example to compare a "
-                    "pair, or add two images, pick a hash and press **Compare**.")
-        rows, labels = examples()
-        gallery = gr.Examples(rows, inputs, example_labels=labels, cache_examples=False,
-                              label="Examples: click one to compare the pair", elem_id="examples")
-        with gr.Row():
-            with gr.Column(min_width=320):
-                backend.render()
-                model.render()
-                hex_len.render()
-                with gr.Row():  # right above Compare, where a "please add" message is in sight
-                    image_a.render()
-                    image_b.render()
-                with gr.Row():
-                    compare_btn = gr.Button("Compare", variant="primary", elem_id="compare")
-                    all_btn = gr.Button("Compare with every backend", elem_id="compare_all")
-            with gr.Column(min_width=320):
-                verdict = gr.HTML(tab.PLACEHOLDER, elem_id="verdict_box")
-                hash_a = gr.Textbox(label="Hash of A", lines=1, max_lines=12, interactive=False,
-                                    elem_classes="hash", elem_id="hash_a", buttons=["copy"])
-                hash_b = gr.Textbox(label="Hash of B", lines=1, max_lines=12, interactive=False,
-                                    elem_classes="hash", elem_id="hash_b", buttons=["copy"])
-                grids = gr.Image(label="Bits of A and B", show_label=False, type="filepath", interactive=False,
-                                 format="png", elem_id="grids")
-                gr.Markdown("Bits of A and B: dark = 1, light = 0, red = the bits that differ.",
-                            elem_classes="caption")
-        with gr.Row():
-            blend = gr.Image(label="Blend of A and B", type="filepath", interactive=False, format="png")
-            difference = gr.Image(label="Difference |A − B|", type="filepath", interactive=False, format="png")
-        table = gr.Dataframe(headers=tab.TABLE_HEADERS, label="Every backend on this pair",
-                             interactive=False, elem_id="table")
-        with gr.Accordion("Result as JSON (what /compare returns)", open=False):
-            summary = gr.JSON(show_label=False, elem_id="summary")
-        with gr.Accordion("About the backends, the hash length and the models", open=False):
-            gr.Markdown(ABOUT)
-        with gr.Accordion("Backends that cannot run on this server", open=False):
-            gr.Markdown(tab.unusable_markdown())
-
-        outputs = [hash_a, hash_b, verdict, summary, grids, blend, difference]
-        pair = [verdict, summary, grids, blend, difference, table]
-        backend.change(tab.on_backend_change, [backend, hex_len, model], [hex_len, backend, model],
-                       queue=False, show_progress="hidden", api_visibility="private")
-        hashing_a = image_a.upload(tab.hash_image, [image_a, backend, hex_len, model], hash_a,
-                                   api_name="hash", trigger_mode="always_last")
-        hashing_b = image_b.upload(tab.hash_image, [image_b, backend, hex_len, model], hash_b,
-                                   trigger_mode="always_last", api_visibility="private")
-        comparing = compare_btn.click(tab.compare_images, inputs, outputs, api_name="compare",
-                                      validator=tab.check_pair, show_progress_on=[verdict])
-        comparing_all = all_btn.click(tab.compare_all, [image_a, image_b, hex_len], table,
-                                      api_name="compare_all", validator=tab.check_images)
-        # An example runs as soon as it is loaded, and the last one clicked wins: Gradio's run_on_click
-        # would skip a click while the previous example still runs, leaving that result beside the new
-        # pair. (A click does not cancel the previous example's run: the cancel could reach its own.)
-        running_example = gallery.load_input_event.then(
-            tab.compare_images, inputs, outputs, js=SHOW_VERDICT, show_progress_on=[verdict],
-            trigger_mode="always_last", api_visibility="private")
-
-        # A result never stays beside inputs that did not produce it: any change empties the outputs
-        # in the browser at once, and a person's edit also cancels work still running for the old inputs.
-        gr.on([image_a.change], None, None, [hash_a, *pair], js=clear(hash_a, *pair))
-        gr.on([image_b.change], None, None, [hash_b, *pair], js=clear(hash_b, *pair))
-        gr.on([backend.change, hex_len.change, model.change], None, None, [hash_a, hash_b, *pair],
-              js=clear(hash_a, hash_b, *pair))
-        pair_work = [comparing, comparing_all, running_example]
-        gr.on([backend.input, hex_len.input, model.input], None, cancels=pair_work)
-        # The hashes of the images already there are recomputed for the new settings; the new run
-        # replaces the old one (cancelling it outright would leave an error badge on the hash).
-        for image, shown, hashing in ((image_a, hash_a, hashing_a), (image_b, hash_b, hashing_b)):
-            gr.on([backend.input, hex_len.input, model.input], tab.rehash, [image, backend, hex_len, model],
-                  shown, cancels=[hashing], trigger_mode="always_last", api_visibility="private")
-        gr.on([image_a.input, image_b.input], None, cancels=pair_work)  # not the new image's own hash
-        gr.on([gallery.dataset.click], None, cancels=[comparing, comparing_all, hashing_a, hashing_b])
+        gr.Markdown("# Image Deep Hash", elem_id="title")
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Compare two images", id="compare", elem_id="tab_compare"):
+                compare_layout()
+            with gr.Tab("Find duplicates", id="dedup", elem_id="tab_dedup"):
+                dedup_tab.build(MAX_FILE_SIZE)
+            with gr.Tab("Video", id="video", elem_id="tab_video"):
+                video_tab.build()
+            # Further tabs go here, one line each.
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     return app
+
+
+def compare_layout() -> None:
+    """The compare tab: examples first, then the inputs, the verdict and the pictures of the bits."""
+    # The inputs are made first and placed below, so that the examples can sit above them.
+    image_a, image_b = (UploadedImage(label=f"Image {x}", type="filepath", image_mode=None, height=200,
+                                      min_width=140, sources=["upload", "clipboard", "webcam"],
+                                      elem_id=f"image_{x.lower()}", render=False) for x in "AB")
+    backend = gr.Dropdown(backend_choices(), value=tab.DEFAULT_BACKEND, label="Hashing backend",
+                          info=tab.summary(tab.DEFAULT_BACKEND), elem_id="backend", render=False)
+    model_choices = tab.all_menu_choices()
+    model = gr.Dropdown(model_choices, value=model_choices[0][1] if model_choices else None,
+                        label="Model", info="Only the models this server can run; others: see “About”",
+                        visible=bool(tab.menu_choices(tab.DEFAULT_BACKEND)), elem_id="model",
+                        render=False)
+    hex_len = gr.Slider(1, 256, value=tab.DEFAULT_HEX_LEN, step=1, label="Hash length (hex digits)",
+                        info=tab.LENGTH_INFO, elem_id="hex_len", render=False)
+    dihedral = gr.Checkbox(False, label="Also find rotated and flipped copies",
+                           info="B turned by 90°, 180° or 270°, or mirrored, still matches", elem_id="dihedral",
+                           render=False)
+    inputs = [image_a, image_b, backend, hex_len, model]   # what an example sets
+    compare_inputs = [*inputs, dihedral]
+
+    gr.Markdown("How much did this image change? Click an example to compare a "
+                "pair, or add two images, pick a hash and press **Compare**.")
+    rows, labels = examples()
+    gallery = gr.Examples(rows, inputs, example_labels=labels, cache_examples=False,
+                          label="Examples: click one to compare the pair", elem_id="examples")
+    with gr.Row():
+        with gr.Column(min_width=320):
+            backend.render()
+            model.render()
+            hex_len.render()
+            dihedral.render()
+            with gr.Row():  # right above Compare, where a "please add" message is in sight
+                image_a.render()
+                image_b.render()
+            with gr.Row():
+                compare_btn = gr.Button("Compare", variant="primary", elem_id="compare")
+                all_btn = gr.Button("Compare with every backend", elem_id="compare_all")
+        with gr.Column(min_width=320):
+            verdict = gr.HTML(tab.PLACEHOLDER, elem_id="verdict_box")
+            hash_a = gr.Textbox(label="Hash of A", lines=1, max_lines=12, interactive=False,
+                                elem_classes="hash", elem_id="hash_a", buttons=["copy"])
+            hash_b = gr.Textbox(label="Hash of B", lines=1, max_lines=12, interactive=False,
+                                elem_classes="hash", elem_id="hash_b", buttons=["copy"])
+            grids = gr.Image(label="Bits of A and B", show_label=False, type="filepath", interactive=False,
+                             format="png", elem_id="grids")
+            gr.Markdown("Bits of A and B: dark = 1, light = 0, red = the bits that differ.",
+                        elem_classes="caption")
+    with gr.Row():
+        blend = gr.Image(label="Blend of A and B", type="filepath", interactive=False, format="png")
+        difference = gr.Image(label="Difference |A − B|", type="filepath", interactive=False, format="png")
+    table = gr.Dataframe(headers=tab.TABLE_HEADERS, label="Every backend on this pair",
+                         interactive=False, elem_id="table")
+    with gr.Accordion("Result as JSON (what /compare returns)", open=False):
+        summary = gr.JSON(show_label=False, elem_id="summary")
+    with gr.Accordion("About the backends, the hash length and the models", open=False):
+        gr.Markdown(ABOUT)
+    with gr.Accordion("Backends that cannot run on this server", open=False):
+        gr.Markdown(tab.unusable_markdown())
+
+    outputs = [hash_a, hash_b, verdict, summary, grids, blend, difference]
+    pair = [verdict, summary, grids, blend, difference, table]
+    backend.change(tab.on_backend_change, [backend, hex_len, model], [hex_len, backend, model],
+                   queue=False, show_progress="hidden", api_visibility="private")
+    hashing_a = image_a.upload(tab.hash_image, [image_a, backend, hex_len, model], hash_a,
+                               api_name="hash", trigger_mode="always_last")
+    hashing_b = image_b.upload(tab.hash_image, [image_b, backend, hex_len, model], hash_b,
+                               trigger_mode="always_last", api_visibility="private")
+    comparing = compare_btn.click(tab.compare_images, compare_inputs, outputs, api_name="compare",
+                                  validator=tab.check_pair, show_progress_on=[verdict])
+    comparing_all = all_btn.click(tab.compare_all, [image_a, image_b, hex_len], table,
+                                  api_name="compare_all", validator=tab.check_images)
+    # An example runs as soon as it is loaded, and the last one clicked wins: Gradio's run_on_click
+    # would skip a click while the previous example still runs, leaving that result beside the new
+    # pair. (A click does not cancel the previous example's run: the cancel could reach its own.)
+    running_example = gallery.load_input_event.then(
+        tab.compare_images, compare_inputs, outputs, js=SHOW_VERDICT, show_progress_on=[verdict],
+        trigger_mode="always_last", api_visibility="private")
+
+    # A result never stays beside inputs that did not produce it: any change empties the outputs
+    # in the browser at once, and a person's edit also cancels work still running for the old inputs.
+    gr.on([image_a.change], None, None, [hash_a, *pair], js=clear(hash_a, *pair))
+    gr.on([image_b.change], None, None, [hash_b, *pair], js=clear(hash_b, *pair))
+    gr.on([backend.change, hex_len.change, model.change], None, None, [hash_a, hash_b, *pair],
+          js=clear(hash_a, hash_b, *pair))
+    gr.on([dihedral.change], None, None, [*pair], js=clear(*pair))
+    pair_work = [comparing, comparing_all, running_example]
+    gr.on([backend.input, hex_len.input, model.input, dihedral.input], None, cancels=pair_work)
+    # The hashes of the images already there are recomputed for the new settings; the new run
+    # replaces the old one (cancelling it outright would leave an error badge on the hash).
+    for image, shown, hashing in ((image_a, hash_a, hashing_a), (image_b, hash_b, hashing_b)):
+        gr.on([backend.input, hex_len.input, model.input], tab.rehash, [image, backend, hex_len, model],
+              shown, cancels=[hashing], trigger_mode="always_last", api_visibility="private")
+    gr.on([image_a.input, image_b.input], None, cancels=pair_work)  # not the new image's own hash
+    gr.on([gallery.dataset.click], None, cancels=[comparing, comparing_all, hashing_a, hashing_b])
 
 
 def launch_kwargs() -> dict[str, Any]:

@@ -43,6 +43,71 @@ def threshold_at(distances: np.ndarray, fpr: float = FPR) -> int:
     return int(ok.max()) if len(ok) else -1
 
 
+def dihedral_pair_distances(eight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For hashes of shape (n, 8, bits) and each pair i < j: (distance of photo i to photo j as it is,
+    smallest distance of photo i to photo j in its 7 other orientations)."""
+    first = eight[:, 0, :]
+    plain, turned = [], []
+    for i in range(len(eight) - 1):
+        d = (first[i][None, None, :] != eight[i + 1:]).sum(-1)
+        plain.append(d[:, 0])
+        turned.append(d[:, 1:].min(1))
+    return np.concatenate(plain), np.concatenate(turned)
+
+
+def turned_floor(bits: int) -> int:
+    """The distance within which a turned copy must still match: room for a re-encoded turn."""
+    return max(2, bits // 8)
+
+
+def dihedral_rule(plain: np.ndarray, turned: np.ndarray, bits: int) -> tuple[int, int, float]:
+    """(threshold T, penalty p, false-match rate): pairs match when ``min(plain, turned + p) <= T``.
+
+    The largest T at 1 false match in 1000 such that turned copies still match within
+    ``T - p >= turned_floor(bits)``: a larger penalty lets T grow back towards the plain threshold.
+    """
+    best = None
+    for p in range(0, bits + 1):
+        effective = np.minimum(plain, turned + p)
+        t = max(threshold_at(effective), 0)
+        if t - p >= turned_floor(bits):
+            best = (t, p, float(np.mean(effective <= t)))
+        elif best is not None:
+            break
+    if best is None:  # even no penalty leaves too little room: the plain minimum of eight
+        effective = np.minimum(plain, turned)
+        t = max(threshold_at(effective), 0)
+        best = (t, 0, float(np.mean(effective <= t)))
+    return best
+
+
+def hash_eight(backend: str, hex_len: int, photos) -> np.ndarray:
+    from concurrent.futures import ThreadPoolExecutor
+    import registry
+    hasher = registry.create(backend, hex_len=hex_len)
+    with ThreadPoolExecutor(2) as pool:
+        rows = list(pool.map(lambda p: np.stack([h.bits for h in hasher.hash_dihedral(p)]), photos))
+    return np.stack(rows)
+
+
+def calibrate_dihedral(table: dict, photos, backends=BACKENDS) -> None:
+    """Add ``similar_dihedral``/``max_bits_dihedral`` beside each plain threshold: the minimum over
+    8 orientations falls below a threshold more often by chance, so it gets its own 1-in-1000 point."""
+    for backend in backends:
+        longest = max(HEX_LENGTHS)
+        # The deep hash's shorter lengths are prefixes of its longest one: one pass serves both.
+        deep = hash_eight(backend, longest, photos) if backend == "timm" else None
+        for hex_len in HEX_LENGTHS:
+            bits = 4 * hex_len
+            eight = deep[:, :, :bits] if deep is not None else hash_eight(backend, hex_len, photos)
+            t, p, rate = dihedral_rule(*dihedral_pair_distances(eight), bits)
+            entry = table.setdefault(backend, {}).setdefault(str(hex_len), {})
+            entry.update({"similar_dihedral": round(t / bits, 4), "max_bits_dihedral": t,
+                          "turn_penalty_bits": p, "measured_false_match_rate_dihedral": round(rate, 6)})
+            print(f"{backend}-{hex_len} dihedral: {t} of {bits} bits as it is, {t - p} turned "
+                  f"(plain {entry.get('max_bits')})", file=sys.stderr)
+
+
 def main(argv=None) -> dict:
     from benchmarks.deep_v2_study import CORPUS, corpus_photos
     import registry
@@ -52,11 +117,20 @@ def main(argv=None) -> dict:
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--record", type=Path, default=ROOT / "benchmarks" / "corpus_sources.json")
     ap.add_argument("--out", type=Path, default=comparison.THRESHOLDS_FILE)
+    ap.add_argument("--dihedral-only", action="store_true",
+                    help="only (re)calibrate the dihedral thresholds, keeping every other number")
     args = ap.parse_args(argv)
     fit, holdout, _ = corpus_photos(args.corpus, args.record)
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     table: dict = previous.get("thresholds", {})
     used = {}
+    if args.dihedral_only:
+        calibrate_dihedral(table, fit + holdout)
+        previous["thresholds"] = table
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(previous, indent=1) + "\n")
+        tmp.replace(args.out)
+        return previous
     for backend in BACKENDS:
         # A deep projection fitted on the fit split would sit its negatives there too far apart: such a
         # default is calibrated on the held-out photos only. Hashes that fit nothing on the corpus get
@@ -72,6 +146,7 @@ def main(argv=None) -> dict:
             entry.update({"similar": round(t / bits, 4), "max_bits": t, "false_match_rate": FPR,
                           "measured_false_match_rate": round(float(np.mean(distances <= t)), 6)})
             print(f"{backend}-{hex_len}: {t} of {bits} bits", file=sys.stderr)
+    calibrate_dihedral(table, fit + holdout)
     out = {**previous, "about": "Written by benchmarks/calibrate_thresholds.py: a pair counts as 'slightly changed' while "
                     "its normalised distance is at most 'similar', the largest at which at most 1 in 1000 "
                     "pairs of different photos matched, measured on the fitting corpus (the deep hash: its held-out "

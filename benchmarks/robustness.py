@@ -45,7 +45,7 @@ OUR_BACKENDS = ("ahash", "phash", "dhash", "timm")
 #: --smoke: longest side of the photos, and one edit of each kind of code path (re-encoding,
 #: resampling, cropping, rotation, pixel noise, padding).
 SMOKE_MAX_SIDE = 64
-SMOKE_TRANSFORMS = ("jpeg50", "scale1/2", "crop10", "rot5", "mirror", "noise15", "letterbox")
+SMOKE_TRANSFORMS = ("jpeg50", "scale1/2", "crop10", "rot5", "mirror", "noise15", "letterbox", "rot90")
 
 
 class Method:
@@ -53,8 +53,9 @@ class Method:
 
     def __init__(self, name: str, bits: int, fn: Callable[[list], list], peer: bool = False,
                  backend: str | None = None, hex_len: int | None = None, prefix_of: str | None = None,
-                 projection: str | None = None):
+                 projection: str | None = None, dihedral: bool = False):
         self.name, self.bits, self.fn, self.peer = name, bits, fn, peer
+        self.dihedral = dihedral  # fn returns (8, bits) per image: the DIHEDRAL orientations
         self.prefix_of = prefix_of
         self.backend, self.hex_len, self.projection = backend, hex_len, projection
 
@@ -93,6 +94,29 @@ def our_methods(backends, hex_lens, deep_projections=("learned-v1",)) -> list[Me
                 methods.append(Method(f"{backend}-{n}", 4 * n,
                                       lambda ims, h=hasher: bits_only(h.compute_many(ims)),
                                       backend=backend, hex_len=n))
+    return methods
+
+
+def dihedral_methods(backends, hex_lens, deep_projections=("random",)) -> list[Method]:
+    """Twins of our methods with ``dihedral=True``: each image hashed in its 8 orientations, and a
+    distance that is the smallest over them (as ``registry.compare(..., dihedral=True)``)."""
+    from registry.hasher import DIHEDRAL, orient
+    methods = []
+    for backend in backends:
+        for projection in (deep_projections if backend == "timm" else (None,)):
+            for n in hex_lens:
+                options = {"projection": projection} if projection else {}
+                hasher = registry.create(backend, hex_len=n, **options)
+
+                def eight(ims, h=hasher):
+                    out = []
+                    for im in ims:
+                        bits = bits_only(h.compute_many([orient(im, o) for o in DIHEDRAL]))
+                        out.append(np.stack([np.asarray(b, bool).reshape(-1) for b in bits]))
+                    return out
+                label = backend if projection in (None, "learned-v1") else f"{backend}-v1"
+                methods.append(Method(f"{label}-{n}+dihedral", 4 * n, eight, backend=backend, hex_len=n,
+                                      projection=projection, dihedral=True))
     return methods
 
 
@@ -155,7 +179,8 @@ def run(args) -> dict:
     if len(files) < 3:
         raise SystemExit(f"need at least 3 photos in {args.images}")
     methods = ([] if args.no_ours else our_methods(args.backends, args.hex_len, args.deep_projections)) + \
-              ([] if args.no_peers else peer_methods())
+              ([] if args.no_peers else peer_methods()) + \
+              (dihedral_methods(args.backends, args.hex_len, args.deep_projections) if args.dihedral else [])
     transforms, series = edits(args.smoke)
     variant_names = ["original"] + list(transforms)
     series_names = [f"{s}={v:g}" for s, (levels, _) in series.items() for v in levels]
@@ -173,7 +198,8 @@ def run(args) -> dict:
             out = m.fn(variants)
             seconds[m.name] += time.perf_counter() - t0
             for name, bits in zip(names, out):
-                hashes[m.name][name].append(np.asarray(bits, bool).reshape(-1))
+                bits = np.asarray(bits, bool)
+                hashes[m.name][name].append(bits.reshape(8, -1) if m.dihedral else bits.reshape(-1))
         if args.progress:
             print(f"[{i + 1}/{len(files)}] {path.name}  {time.time() - start:.0f}s", file=sys.stderr, flush=True)
     return summarise(files, methods, hashes, seconds, args, transforms, series)
@@ -191,7 +217,28 @@ def shipped_threshold(m: "Method") -> int | None:
     if m.peer or m.backend is None:
         return None
     from registry.comparison import similar_threshold
-    return int(similar_threshold(m.backend, m.hex_len) * m.bits + 1e-9)
+    return int(similar_threshold(m.backend, m.hex_len, dihedral=m.dihedral) * m.bits + 1e-9)
+
+
+def distances_of(m: "Method", hashes: dict) -> tuple[np.ndarray, dict, np.ndarray]:
+    """(original hashes, each variant's distances to its original, the matrix of original pairs).
+
+    For a dihedral method a distance is the smallest over the 8 orientations of the second image,
+    against the first as it is, a turned orientation counting the calibrated ``turn_penalty`` more
+    (the rule of ``compare(a, b, dihedral=True)``).
+    """
+    stacked = np.stack(hashes["original"])
+    if not m.dihedral:
+        dist = {k: (stacked != np.stack(v)).sum(-1) for k, v in hashes.items() if k != "original"}
+        return stacked, dist, (stacked[:, None, :] != stacked[None, :, :]).sum(-1)
+    from registry.comparison import turn_penalty
+    penalty = np.array([0] + [turn_penalty(m.backend, m.hex_len)] * 7)
+    originals = stacked[:, 0, :]
+    dist = {k: ((originals[:, None, :] != np.stack(v)).sum(-1) + penalty).min(1) for k, v in hashes.items()
+            if k != "original"}
+    pairs = np.stack([(originals[:, None, :] != stacked[None, :, k, :]).sum(-1) + penalty[k]
+                      for k in range(8)]).min(0)
+    return originals, dist, pairs
 
 
 def summarise(files, methods, hashes, seconds, args, transforms=TRANSFORMS, series=SERIES) -> dict:
@@ -204,12 +251,12 @@ def summarise(files, methods, hashes, seconds, args, transforms=TRANSFORMS, seri
                "methods": {}}
     from scipy.stats import spearmanr
     for m in methods:
-        originals = np.stack(hashes[m.name]["original"])
         # Each variant's distances to its original, computed once and used by every metric below.
-        dist = {k: (originals != np.stack(v)).sum(-1) for k, v in hashes[m.name].items() if k != "original"}
-        neg = (originals[:, None, :] != originals[None, :, :]).sum(-1)[iu]
+        originals, dist, pair_matrix = distances_of(m, hashes[m.name])
+        neg = pair_matrix[iu]
         thr = threshold_at_fpr(neg, FPR_TARGET)
         entry = {"bits": m.bits, "peer": m.peer, "backend": m.backend, "hex_len": m.hex_len,
+                 "dihedral": m.dihedral,
                  "threshold": thr, "threshold_fraction": thr / m.bits if thr >= 0 else None,
                  "negatives_mean": float(neg.mean() / m.bits),
                  "negatives_p001": float(np.quantile(neg, 0.001) / m.bits),
@@ -352,7 +399,7 @@ def thresholds(results: dict) -> dict:
     """
     table: dict = {}
     for m in results["methods"].values():
-        if m["peer"] or m["backend"] is None:
+        if m["peer"] or m["backend"] is None or m.get("dihedral"):
             continue
         frac = max(m["threshold"], 0) / m["bits"]
         table.setdefault(m["backend"], {})[str(m["hex_len"])] = {
@@ -384,6 +431,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--smoke", action="store_true",
                     help=f"a quick check that every stage runs, not a measurement: photos downscaled to "
                          f"{SMOKE_MAX_SIDE} px, {len(SMOKE_TRANSFORMS)} edits, 2 levels per series")
+    ap.add_argument("--dihedral", action="store_true",
+                    help="also measure each of our hashes with dihedral=True (min over 8 orientations)")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
     if args.max_side is None:

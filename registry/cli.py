@@ -5,6 +5,7 @@ Exit statuses follow ``sha256sum -c``: 0 all good, 1 some files failed or differ
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -25,7 +26,14 @@ def main(argv: Optional[Sequence[str]] = None, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
-    return args.run(args, out, err)
+    try:
+        return args.run(args, out, err)
+    except BrokenPipeError:  # `image-deep-hash ... | head`: the reader has all it wanted
+        try:
+            sys.stdout = open(os.devnull, "w")  # nothing more to flush at exit
+        except OSError:
+            pass
+        return 0
 
 
 if __name__ == "__main__":

@@ -42,6 +42,11 @@ def _small(image: Image.Image, size: int) -> Image.Image:
     return img.convert("RGB").resize((size, size), Image.Resampling.BOX)
 
 
+def colour_thumbnail(image: Image.Image) -> Image.Image:
+    """The thumbnail a signature is computed from; ``signature`` of it equals that of the image."""
+    return _small(image, SAMPLE)
+
+
 def signature(image: Image.Image) -> str:
     """The colour signature of a decoded image, as 102 hex digits."""
     lab = _srgb_to_lab(np.asarray(_small(image, SAMPLE)))

@@ -20,6 +20,7 @@ quietly judging with first estimates would change verdicts without a word.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -44,6 +45,11 @@ VERDICTS = {
     "different": "Different picture: fetch it again.",
 }
 KEEP = frozenset({"identical", "similar"})
+#: How a verdict names the orientation of B that matched (``registry.hasher.DIHEDRAL``).
+ORIENTATION_WORDS = {"identity": "as it is", "rot90": "turned 90° counter-clockwise",
+                     "rot180": "turned 180°", "rot270": "turned 90° clockwise", "mirror": "mirrored",
+                     "transpose": "mirrored and turned 90° counter-clockwise",
+                     "flip": "flipped upside down", "transverse": "mirrored and turned 90° clockwise"}
 #: Until calibrated: below this detail score (mean thumbnail gradient, gray levels) a hash says little.
 DEFAULT_MIN_DETAIL = 2.0
 #: Low-detail pairs: mean Lab difference of the 4 x 4 colour layout beyond which they are different.
@@ -68,10 +74,42 @@ def _nearest(backend: str, hex_len: int) -> Optional[dict]:
     return by_len[nearest]
 
 
-def similar_threshold(backend: str, hex_len: int, fallback: float = 0.15) -> float:
-    """Largest normalised distance that still counts as 'slightly changed' for this backend."""
+def similar_threshold(backend: str, hex_len: int, fallback: float = 0.15, *, dihedral: bool = False) -> float:
+    """Largest normalised distance that still counts as 'slightly changed' for this backend.
+
+    With ``dihedral``, the threshold for B as it is when its 7 turned and mirrored orientations compete
+    too (``similar_dihedral``, calibrated with :func:`turn_penalty`): the best of eight distances falls
+    below a threshold more often by chance, so for the same rate of false matches it must be stricter.
+    A backend calibrated without it (a plugin) uses its plain threshold.
+    """
     entry = _nearest(backend, hex_len)
-    return float(entry["similar"]) if entry else fallback
+    if not entry:
+        return fallback
+    key = "similar_dihedral" if dihedral and "similar_dihedral" in entry else "similar"
+    bits_key = "max_bits_dihedral" if key == "similar_dihedral" else "max_bits"
+    calibrated_here = _calibration()["thresholds"][backend].get(str(hex_len)) is entry
+    if calibrated_here and bits_key in entry:
+        # Exactly the calibrated number of bits: the rounded fraction can fall just below it.
+        return int(entry[bits_key]) / (4 * hex_len)
+    return float(entry[key])
+
+
+def turn_penalty(backend: str, hex_len: int) -> int:
+    """Bits added to the distance of a turned or mirrored orientation before it competes with B as it
+    is (``dihedral=True``). Calibrated with ``similar_dihedral``: it keeps chance matches among the 7
+    other orientations rare, so the threshold for B as it is stays close to the plain one; a turned
+    copy then matches within ``threshold * bits - penalty`` bits. 0 where not calibrated."""
+    entry = _nearest(backend, hex_len)
+    if not entry or "turn_penalty_bits" not in entry:
+        return 0
+    penalty = int(entry["turn_penalty_bits"])
+    calibrated_here = _calibration()["thresholds"][backend].get(str(hex_len)) is entry
+    return penalty if calibrated_here else int(round(penalty * hex_len / int(_nearest_len(backend, hex_len))))
+
+
+def _nearest_len(backend: str, hex_len: int) -> int:
+    by_len = _calibration().get("thresholds", {}).get(backend, {})
+    return int(min(by_len, key=lambda n: (abs(int(n) - hex_len), int(n))))
 
 
 def min_detail(backend: str, hex_len: int) -> float:
@@ -126,6 +164,8 @@ class Comparison:
     changes: tuple[str, ...] = field(default_factory=tuple)  # colour/tone changes found, in words
     low_detail: bool = False
     identical_file: bool = False
+    #: With ``dihedral=True``: which orientation of B (see ``registry.hasher.DIHEDRAL``) came closest.
+    orientation: Optional[str] = None
 
     @property
     def similarity(self) -> float:
@@ -146,8 +186,12 @@ class Comparison:
         if self.verdict == "identical" and self.identical_file:
             return "Identical file: no need to fetch it again."
         if self.verdict == "recoloured" and self.changes:
-            return f"Same picture, but {', '.join(self.changes)}: fetch it again."
-        return VERDICTS[self.verdict]
+            text = f"Same picture, but {', '.join(self.changes)}: fetch it again."
+        else:
+            text = VERDICTS[self.verdict]
+        if self.orientation not in (None, "identity") and self.verdict != "different":
+            text += f" (B matched when {ORIENTATION_WORDS[self.orientation]}.)"
+        return text
 
     @property
     def differing_bits(self) -> np.ndarray:
@@ -163,6 +207,8 @@ class Comparison:
                "threshold": self.threshold}
         if self.cosine is not None:
             out["cosine"] = round(self.cosine, 6)
+        if self.orientation is not None:
+            out["orientation"] = self.orientation
         return out
 
 
@@ -187,8 +233,15 @@ def _file_bytes(src: Any) -> Optional[bytes]:
     return src if isinstance(src, bytes) else None
 
 
-def compare_with(hasher, src_a: Any, src_b: Any) -> Comparison:
-    """Compare two images with an existing hasher (reuses its model)."""
+def compare_with(hasher, src_a: Any, src_b: Any, *, dihedral: bool = False) -> Comparison:
+    """Compare two images with an existing hasher (reuses its model).
+
+    With ``dihedral``, B is also hashed turned by 90, 180 and 270 degrees and mirrored (8
+    orientations); the distance is the smallest of A's hash to those 8, judged against the
+    threshold calibrated for that minimum, and ``orientation`` says which one won.
+    """
+    if dihedral:
+        return _compare_dihedral(hasher, src_a, src_b)
     img_a, img_b = hasher.decode(src_a), hasher.decode(src_b)
     hash_a, hash_b, cosine = hasher.hash_pair(hasher.prepare(img_a), hasher.prepare(img_b))
     hash_a = hash_a.with_quality(hash_a.detail, signature(img_a))
@@ -201,8 +254,35 @@ def compare_with(hasher, src_a: Any, src_b: Any) -> Comparison:
                           identical_file=bytes_a is not None and bytes_a == bytes_b)
 
 
-def compare(src_a: Any, src_b: Any, backend: str = "phash", hex_len: int = 16,
-            **options: Any) -> Comparison:
-    """Hash two images with one backend and say how far apart they are, and whether to fetch again."""
-    return compare_with(create(backend, hex_len=hex_len, **options), src_a, src_b)
+def _compare_dihedral(hasher, src_a: Any, src_b: Any) -> Comparison:
+    from .hasher import DIHEDRAL, orient
+    img_a, img_b = hasher.decode(src_a), hasher.decode(src_b)
+    hash_a = hasher.hash_image(hasher.prepare(img_a), colour=signature(img_a))
+    turned = hasher.hash_dihedral(img_b)
+    penalty = turn_penalty(hasher.name, hasher.hex_len)
+    distances = [hash_a - h for h in turned]
+    effective = [d + (penalty if k else 0) for k, d in enumerate(distances)]
+    best = int(np.argmin(effective))   # the first of equals: no turn is preferred to a turn
+    img_b = orient(img_b, DIHEDRAL[best])
+    same_pixels = img_a.size == img_b.size and img_a.mode == img_b.mode and \
+        np.array_equal(np.asarray(img_a), np.asarray(img_b))
+    bytes_a, bytes_b = _file_bytes(src_a), _file_bytes(src_b)
+    threshold = similar_threshold(hasher.name, hasher.hex_len, type(hasher).similar_threshold, dihedral=True)
+    if best:  # a turned orientation must come within the threshold less its penalty
+        threshold = max(threshold * hasher.bit_count - penalty, -1) / hasher.bit_count
+    result = compare_hashes(hash_a, turned[best], threshold, same_pixels=same_pixels,
+                            identical_file=bytes_a is not None and bytes_a == bytes_b)
+    if best and result.verdict == "identical":  # the same pixels, once turned: a copy, not the file
+        result = dataclasses.replace(result, verdict="similar", identical_file=False)
+    return dataclasses.replace(result, orientation=DIHEDRAL[best])
+
+
+def compare(src_a: Any, src_b: Any, backend: str = "phash", hex_len: int = 16, *,
+            dihedral: bool = False, **options: Any) -> Comparison:
+    """Hash two images with one backend and say how far apart they are, and whether to fetch again.
+
+    ``dihedral=True`` also finds B turned by a multiple of 90 degrees or mirrored (see
+    :func:`compare_with`).
+    """
+    return compare_with(create(backend, hex_len=hex_len, **options), src_a, src_b, dihedral=dihedral)
 

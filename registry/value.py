@@ -140,6 +140,11 @@ class ImageHash:
     def __index__(self) -> int:
         return int(self)
 
+    @property
+    def packed(self) -> np.ndarray:
+        """``bytes(self)`` as a read-only uint8 array: one row of ``pack_hashes``, what faiss takes."""
+        return np.frombuffer(bytes(self), dtype=np.uint8)
+
     def __bytes__(self) -> bytes:
         # packbits pads at the end; pad at the front instead so the value reads MSB first.
         pad = (-self.bit_count) % 8
@@ -175,3 +180,39 @@ class ImageHash:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def pack_bits(bits) -> np.ndarray:
+    """Rows of booleans (n, bit_count) -> rows of packed uint8 codes (n, ceil(bit_count / 8)).
+
+    Each row is ``bytes(h)`` of the hash with those bits: most significant bit first, and a length
+    that is not a whole number of bytes padded with zero bits at the *front* (as ``int(h)`` written
+    big-endian), the same for every row, so Hamming distances between rows equal those between
+    the hashes. (``np.packbits`` alone pads at the end.)
+    """
+    bits = np.asarray(bits, dtype=bool)
+    if bits.ndim != 2:
+        raise ValueError(f"pack_bits takes a 2-D array of bits (n, bit_count), got shape {bits.shape}")
+    pad = (-bits.shape[1]) % 8
+    if pad:
+        bits = np.concatenate([np.zeros((len(bits), pad), dtype=bool), bits], axis=1)
+    return np.packbits(bits, axis=1)
+
+
+def pack_hashes(hashes) -> np.ndarray:
+    """Rows of packed uint8 codes, one per hash, for binary indexes (faiss, ``registry.index``).
+
+    Row k is ``bytes(hashes[k])`` (see ``pack_bits``). The hashes must share one identity (backend,
+    options and length): a mix is refused with ImageHash's own ValueError, as ``a - b`` refuses it.
+    """
+    hashes = list(hashes)
+    if not hashes:
+        raise ValueError("no hashes to pack")
+    first = hashes[0]
+    if not isinstance(first, ImageHash):
+        raise TypeError(f"pack_hashes takes ImageHash values, got {type(first).__name__}")
+    identity = first.identity
+    for h in hashes:
+        if not isinstance(h, ImageHash) or h.identity != identity:
+            first._check_comparable(h)  # raises the message ImageHash gives for the same mix
+    return pack_bits(np.stack([h.bits for h in hashes]))

@@ -158,7 +158,7 @@ def test_a_very_short_hash_warns_instead_of_a_confident_verdict(examples):
 def test_the_validator_names_the_missing_input(examples):
     a = str(examples / "parrots.png")
     checks = tab.check_pair(None, a, "phash", 16, None)
-    assert [c["is_valid"] for c in checks] == [False, True, True, True, True]
+    assert [c["is_valid"] for c in checks] == [False, True, True, True, True, True]  # A, B, backend, length, model, dihedral
     assert checks[0]["message"] == "Please add image A first."
     assert all(c["is_valid"] for c in tab.check_pair(a, a, "timm", 16, "tf_efficientnet_lite0"))
     assert not tab.check_pair(a, a, "timm", 16, "resnet50-from-a-stranger")[4]["is_valid"]

@@ -255,3 +255,46 @@ def test_a_recoloured_copy_says_what_changed_and_to_fetch_it_again(open_page, ex
     assert f"{expected.hash_a.detail:.1f}" in page.locator("#detail").inner_text()
     if expected.verdict == "recoloured":
         assert expected.changes[0] in page.locator("#changes").inner_text()
+
+
+def test_a_rotated_copy_is_found_when_asked_and_the_orientation_shown(open_page, examples, tmp_path, output_dir):
+    """Without the box a copy turned by 90° is another picture; with it, the same, turned back."""
+    from PIL import Image
+    turned = tmp_path / "turned.png"
+    registry.load_image(examples / "parrots.png").transpose(Image.Transpose.ROTATE_90).save(turned)
+    page = open_page({"width": 1400, "height": 1300})
+    page.locator("#image_a input[type=file]").set_input_files(str(examples / "parrots.png"))
+    page.locator("#image_b input[type=file]").set_input_files(str(turned))
+    wait_for_hash(page, "hash_b", 16)
+    page.locator("#compare").click()
+    assert verdict(page, 60_000).get_attribute("data-verdict") == "different"
+    page.locator("#dihedral input[type=checkbox]").check()
+    page.locator("#verdict[data-verdict]").wait_for(state="detached", timeout=10_000)  # the old answer goes
+    page.locator("#compare").click()
+    shown = verdict(page, 60_000)
+    page.screenshot(path=str(output_dir / "rotated.png"), full_page=True)
+    expected = registry.compare(examples / "parrots.png", turned, dihedral=True)
+    assert expected.orientation == "rot270" and not expected.fetch_again
+    assert shown.get_attribute("data-verdict") == expected.verdict
+    assert page.locator("#orientation").get_attribute("data-orientation") == "rot270"
+    assert "clockwise" in page.locator("#orientation").inner_text()
+
+
+def test_find_duplicates_shows_the_groups_as_galleries_and_offers_the_json(open_page, examples, tmp_path,
+                                                                          output_dir):
+    turned = tmp_path / "lighthouse_small.png"
+    registry.load_image(examples / "lighthouse.png").resize((256, 170)).save(turned)
+    files = [examples / "parrots.png", examples / "parrots_q40.jpg", examples / "lighthouse.png", turned]
+    page = open_page({"width": 1280, "height": 1100})
+    page.get_by_role("tab", name="Find duplicates").click()
+    page.locator("#dedup_files input[type=file]").set_input_files([str(f) for f in files])
+    page.locator("#find_duplicates").click()
+    page.wait_for_function("() => document.querySelector('#dedup_summary')?.innerText.includes('group')",
+                           timeout=60_000)
+    page.locator(".dedup-group").nth(1).wait_for(timeout=30_000)
+    page.screenshot(path=str(output_dir / "duplicates.png"), full_page=True)
+    summary = page.locator("#dedup_summary").inner_text()
+    assert "2 groups" in summary and "4 images" in summary
+    assert page.locator(".dedup-group").count() == 2
+    assert page.locator("#dedup_json a").count() >= 1          # the JSON to download
+    assert error_badges(page) == 0

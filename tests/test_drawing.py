@@ -101,4 +101,7 @@ def test_drawing_depends_on_pillow_numpy_and_the_value_type_only():
             imported |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add("." * node.level + (node.module or ""))
-    assert imported <= {"__future__", "math", "dataclasses", "numpy", "PIL", ".value", ".errors"}, imported
+    # (contact sheets also read images, through the one safe loader, and write self-contained HTML)
+    allowed = {"__future__", "math", "dataclasses", "numpy", "PIL", ".value", ".errors", ".loading",
+               "base64", "io", "html"}
+    assert imported <= allowed, imported

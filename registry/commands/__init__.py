@@ -6,9 +6,9 @@ As huggingface_hub's ``commands/`` does: ``registry.cli`` only assembles them, s
 Exit statuses follow ``sha256sum -c`` and ``cmp``: 0 all good, 1 some files failed or differ,
 2 usage error.
 """
-from . import compare, hash, list_backends
+from . import check, compare, dedup, hash, list_backends, video
 
 #: In the order ``--help`` lists them.
-COMMANDS = (list_backends, hash, compare)
+COMMANDS = (list_backends, hash, compare, check, dedup, video)
 
 OK, FAILED, USAGE = 0, 1, 2

@@ -16,6 +16,8 @@ from .common import USAGE, add_backend_arguments, make_hasher
 def register(subparsers) -> None:
     p = subparsers.add_parser("compare", help="compare two images")
     add_backend_arguments(p)
+    p.add_argument("--dihedral", action="store_true",
+                   help="also find B turned by 90, 180 or 270 degrees or mirrored (8 orientations)")
     p.add_argument("a", metavar="A")
     p.add_argument("b", metavar="B")
     p.set_defaults(run=run)
@@ -26,7 +28,7 @@ def run(args, out, err) -> int:
     if hasher is None:
         return USAGE
     try:
-        result = compare_with(hasher, args.a, args.b)
+        result = compare_with(hasher, args.a, args.b, dihedral=args.dihedral)
     except (ImageError, HasherError) as exc:
         err.write(f"image-deep-hash: {exc}\n")
         return 1
@@ -40,5 +42,7 @@ def run(args, out, err) -> int:
             out.write(f"cosine:     {result.cosine:.4f}\n")
         out.write(f"detail:     {result.hash_a.detail:.1f} and {result.hash_b.detail:.1f}"
                   f"{'  (too little for the distance to tell)' if result.low_detail else ''}\n")
+        if result.orientation is not None:
+            out.write(f"orientation: {result.orientation} (of B, closest of 8)\n")
         out.write(f"verdict:    {result.verdict_text}\n")
     return 1 if result.fetch_again else 0

@@ -1,0 +1,607 @@
+"""``HashIndex``: Hamming-distance search over millions of hashes, behind one interface.
+
+One index holds packed codes of one length (and, when built from ``ImageHash``es, one identity:
+backend and options; a query of another identity is refused, as ``ImageHash`` refuses to compare).
+It answers four questions, each exactly as brute force would, whichever way it takes:
+
+- ``search(query, radius)``: every code within ``radius`` bits of a query (or of each of a batch);
+- ``knn(query, k)``: the ``k`` nearest, ties broken by id;
+- ``pairs(radius)``: every pair (i, j, distance) with i < j within ``radius``;
+- ``cross_pairs(queries, radius)``: every (query, id, distance) within ``radius``.
+
+``radius=None`` is ``registry.compare``'s calibrated threshold in bits (``default_radius``), so the
+index and ``compare`` call the same pairs the same picture.
+
+Ways to answer (``pairs(method=...)``, ``cross_pairs(method=...)``):
+
+- ``numpy-mih``: multi-index hashing in numpy. The bits are cut into ``m`` chunks with flip budgets
+  ``t_1 + ... + t_m = r - m + 1``; two codes within ``r`` bits differ by at most ``t_c`` bits in some
+  chunk ``c`` (if every chunk differed by ``t_c + 1`` or more, they would differ by ``r + 1``). So
+  sorting the codes by each chunk and looking up every chunk value with up to ``t_c`` bits flipped
+  finds every candidate; each is then checked on all bits, and a pair is kept only from the first
+  chunk that finds it. Exact, not approximate. All pairs within 8 bits of 1M 64-bit hashes: 3
+  chunks of 21-22 bits, 2 flips each.
+- ``numpy-brute``: block-wise XOR and ``bitwise_count`` over all pairs; cheapest for small
+  collections, and for long codes with a wide radius, where chunks would have to be tiny.
+- ``faiss-flat`` (the optional extra ``index``, ``faiss-cpu``): ``IndexBinaryFlat.range_search``,
+  brute force in C++ on every core: where brute force is the answer and faiss is installed.
+- ``faiss-multihash``: faiss's ``IndexBinaryMultiHash`` (the same pigeonhole with one flip budget
+  ``r // m`` for all chunks). Measured 3 to 30 times slower than ``numpy-mih`` (its hash tables are
+  slow to fill), so only ``engine="faiss"`` or ``method="faiss-multihash"`` uses it.
+
+``"auto"`` takes the cheapest by a cost model whose constants ``benchmarks/index_scale.py
+--calibrate`` measured; when it would take multi-index hashing for more than a blink, it first
+counts the candidates of its likeliest plans on a sample of the actual codes (real hashes crowd
+some buckets), so a skewed collection gets the plan that suits it. Every method gives the same
+answer; only the time differs.
+
+Codes are rows of packed bits, ``bytes(h)`` for a hash ``h`` (``registry.value.pack_hashes``): most
+significant bit first, a length that is not whole bytes padded with zero bits at the front. Saved
+indexes are ``.npz`` files (no pickle) written atomically: a temporary file beside the target,
+``fsync``, ``os.replace``.
+"""
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import math
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .comparison import similar_threshold, turn_penalty
+from .hamming import _chunk_keys, _concat, _distance, _masks, _mih_join, brute_cross, brute_self
+from .optional import missing, require
+from .value import ImageHash, pack_bits, pack_hashes
+
+FORMAT = "image-deep-hash-index"
+VERSION = 2
+METHODS = ("auto", "numpy-mih", "numpy-brute", "faiss-flat", "faiss-multihash")
+#: Widest chunk for multi-index hashing: its table of 2**b bucket offsets stays under 130 MB.
+MAX_CHUNK_BITS = 24
+#: Queries per faiss range search: bounds the memory of its result lists.
+FAISS_QUERIES = 1 << 14
+#: Flipped chunk values one chunk may look up before multi-index hashing is not worth planning.
+MAX_PROBES = 1 << 20
+
+#: Seconds per unit of work, fitted by ``python benchmarks/index_scale.py --calibrate`` (non-negative
+#: least squares over ~510 timed joins of random codes, 16 to 256 bits, 3k to 300k codes) on the
+#: 2-core machine; only their ratios matter, to choose a method.
+COST = {
+    "brute_word": 2.8e-9,    # numpy brute force: one pair, one 64-bit word
+    "flat_call": 5e-3,       # faiss IndexBinaryFlat range search: a call. Fitted 1.3 ms on an idle
+                             # machine, ~20 ms measured when other jobs hold the cores (its threads
+                             # wait for them); 5 ms keeps small searches on numpy, whose cost holds
+    "flat_pair": 0.43e-9,    # ... one pair (both cores)
+    "flat_word": 0.15e-9,    # ... each further 64-bit word
+    "sort": 6.1e-9,          # numpy-mih: per code and chunk, times log2(n) (argsort, gathers)
+    "bucket": 4.4e-9,        # ... per bucket of a chunk's table
+    "mask": 18e-6,           # ... per flip pattern (one pass of numpy calls)
+    "probe": 5.5e-9,         # ... per chunk value looked up
+    "candidate": 11e-9,      # ... per candidate pair checked on all bits
+    "mh_add": 0.4e-6,        # faiss-multihash: per code and chunk added to its hash tables
+    "mh_probe": 9.9e-9,      # ... per bucket looked up
+    "mh_candidate": 15e-9,   # ... per candidate checked
+}
+#: Below this estimated cost (seconds) a numpy-mih plan is taken on the model's word alone; above
+#: it, its candidate count is measured on a sample of the actual codes first (real hashes are not
+#: uniformly random: crowded buckets make more candidates than the model expects).
+REFINE_ABOVE = 0.05
+
+
+class HashIndexError(ValueError):
+    """An index that cannot be used as given: mixed identities, a corrupt file, a bad query."""
+
+
+def default_radius(backend: str, hex_len: int, fallback: float = 0.15, *, dihedral: bool = False) -> int:
+    """``registry.compare``'s calibrated threshold in bits: the largest distance ``d`` for which its
+    rule ``d <= threshold * bits`` holds, computed with that very expression, so that the index and
+    ``compare`` always agree on which pairs are the same picture."""
+    bits = 4 * hex_len
+    threshold = similar_threshold(backend, hex_len, fallback, dihedral=dihedral)
+    return max(0, min(bits, math.floor(threshold * bits)))
+
+
+def faiss_available() -> bool:
+    return not missing("index")
+
+
+# --- planning ------------------------------------------------------------------------------------
+def _ball(width: int, flips: int) -> int:
+    """How many values lie within ``flips`` bits of a ``width``-bit value."""
+    return sum(math.comb(width, k) for k in range(min(flips, width) + 1))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a join will be answered, and its estimated cost in seconds (``COST``)."""
+
+    method: str
+    chunks: tuple[tuple[int, int, int], ...] = ()   # (first bit of the row, width, flips)
+    cost: float = 0.0
+
+    def __str__(self) -> str:
+        if self.method == "numpy-mih":
+            parts = ", ".join(f"{w}b/{t}f" for _, w, t in self.chunks)
+            return f"numpy-mih ({len(self.chunks)} chunks: {parts})"
+        if self.method == "faiss-multihash":
+            _, w, t = self.chunks[0]
+            return f"faiss-multihash ({len(self.chunks)} chunks of {w} bits, {t} flips)"
+        return self.method
+
+
+def mih_chunks(bits: int, pad: int, radius: int, m: int) -> tuple[tuple[int, int, int], ...]:
+    """``m`` chunks over the ``bits`` real bits (after ``pad`` leading pad bits), at most
+    ``MAX_CHUNK_BITS`` wide, with flip budgets summing to ``radius - m + 1`` (wider chunks first)."""
+    if not 1 <= m <= min(bits, radius + 1):
+        raise ValueError(f"{m} chunks cannot cover {bits} bits within radius {radius}")
+    widths = [bits // m + (1 if k < bits % m else 0) for k in range(m)]
+    budget = radius - m + 1
+    flips = [budget // m + (1 if k < budget % m else 0) for k in range(m)]
+    starts = pad + np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(int)
+    return tuple((int(s), min(w, MAX_CHUNK_BITS), t) for s, w, t in zip(starts, widths, flips))
+
+
+def _mih_cost(chunks, n: int, nq: int, words: int, self_join: bool,
+              candidates: Optional[Sequence[float]] = None) -> float:
+    """Estimated seconds of a numpy-mih join; ``candidates`` per chunk replace the estimate for
+    uniformly random codes (pairs x ball / 2**width) when measured."""
+    c = COST
+    total = 0.0
+    pairs = n * (n - 1) / 2 if self_join else nq * n
+    for k, (_, w, t) in enumerate(chunks):
+        v = _ball(w, t)
+        probes = nq * (v + 1) / 2 if self_join else nq * v   # a self-join looks each pair up once
+        cands = pairs * v / 2 ** w if candidates is None else candidates[k]
+        total += (c["sort"] * (n + nq) * math.log2(max(n, 2)) + c["bucket"] * 2 ** w + c["mask"] * v
+                  + c["probe"] * probes + c["candidate"] * (1 + 0.2 * (words - 1)) * cands)
+    return total
+
+
+def plans(bits: int, radius: int, n: int, nq: Optional[int] = None, *, faiss: bool = False) -> list[Plan]:
+    """Every exact way to find the pairs within ``radius`` among ``n`` codes of ``bits`` bits (or,
+    given ``nq``, between ``nq`` queries and the codes), cheapest first by the cost model."""
+    self_join = nq is None
+    nq = n if self_join else nq
+    nbytes = -(-bits // 8)
+    words = -(-nbytes // 8)
+    pad = nbytes * 8 - bits
+    pairs = n * (n - 1) / 2 if self_join else nq * n
+    options = [Plan("numpy-brute", cost=pairs * words * COST["brute_word"])]
+    if faiss:
+        calls = -(-nq // FAISS_QUERIES)
+        options.append(Plan("faiss-flat", cost=calls * COST["flat_call"]
+                            + pairs * (COST["flat_pair"] + (words - 1) * COST["flat_word"])))
+    for m in range(1, min(bits, radius + 1) + 1):
+        chunks = mih_chunks(bits, pad, radius, m)
+        if any(_ball(w, t) > MAX_PROBES for _, w, t in chunks):
+            continue
+        options.append(Plan("numpy-mih", chunks, _mih_cost(chunks, n, nq, words, self_join)))
+    if faiss and self_join:
+        for m in range(1, min(nbytes * 8, 64) + 1):   # faiss: one flip budget, chunks from bit 0
+            w, t = min(nbytes * 8 // m, MAX_CHUNK_BITS), radius // m
+            v = _ball(w, t)
+            if v > MAX_PROBES:
+                continue
+            cost = (n * m * (COST["mh_add"] + v * COST["mh_probe"])
+                    + 2 * pairs * m * v / 2 ** w * COST["mh_candidate"])
+            options.append(Plan("faiss-multihash", tuple((k * w, w, t) for k in range(m)), cost))
+    return sorted(options, key=lambda p: p.cost)
+
+
+def plan(bits: int, radius: int, n: int, nq: Optional[int] = None, *, faiss: bool = False,
+         method: str = "auto") -> Plan:
+    """The cheapest plan by the cost model alone (``HashIndex`` also looks at its codes): for
+    ``auto`` among numpy-mih, numpy-brute and (with ``faiss``) faiss-flat; faiss-multihash, measured
+    slower than numpy-mih everywhere (benchmarks/index_scale.py), only when asked for by name."""
+    options = plans(bits, radius, n, nq, faiss=faiss)
+    wanted = [p for p in options
+              if (p.method != "faiss-multihash" if method == "auto" else p.method == method)]
+    if not wanted:
+        raise HashIndexError(f"method {method!r} cannot answer this (known: {', '.join(METHODS)}"
+                             f"{'' if faiss else '; faiss methods need faiss'})")
+    return wanted[0]
+
+
+def _sampled_candidates(chunks, db_bytes: np.ndarray, query_bytes: Optional[np.ndarray],
+                        budget: int = 1 << 19) -> list[float]:
+    """Candidate pairs each chunk of a numpy-mih join will check, counted for a random sample of
+    the queries (all of them when few) and scaled up: the cost model's guess, on the actual codes."""
+    n = len(db_bytes)
+    self_join = query_bytes is None
+    nq = n if self_join else len(query_bytes)
+    rng = np.random.default_rng(0)
+    out = []
+    for s, w, t in chunks:
+        keys = _chunk_keys(db_bytes, s, w)
+        counts = np.bincount(keys, minlength=1 << w)
+        size = int(min(nq, max(64, budget // _ball(w, t))))
+        picked = rng.choice(nq, size, replace=False) if size < nq else np.arange(nq)
+        qk = keys[picked] if self_join else _chunk_keys(query_bytes[picked], s, w)
+        found = sum(int(counts[qk ^ mask].sum()) for mask in
+                    itertools.chain([0], *(_masks(top, t) for top in range(w))))
+        if self_join:   # each code finds itself once, and each pair twice
+            found = (found - size) / 2
+        out.append(found * nq / size)
+    return out
+
+
+# --- the index -----------------------------------------------------------------------------------
+class HashIndex:
+    """An index of packed hash codes of one length, and (once it holds ``ImageHash``es) one identity.
+
+    ``engine``: ``"auto"`` (faiss where installed and cheaper), ``"numpy"`` (never faiss) or
+    ``"faiss"`` (faiss's methods only; it must be installed). Results are the same with each.
+    """
+
+    def __init__(self, bits: int, *, engine: str = "auto", backend: Optional[str] = None,
+                 options: Optional[dict] = None):
+        if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or bits <= 0:
+            raise ValueError(f"bits must be a positive whole number, got {bits!r}")
+        if engine not in ("auto", "faiss", "numpy"):
+            raise ValueError("engine must be 'auto', 'faiss' or 'numpy'")
+        if engine == "faiss":
+            require("faiss", "index", needed_by="HashIndex(engine='faiss')")
+        self.bits = int(bits)
+        self.engine = engine
+        self.nbytes = -(-self.bits // 8)
+        self.words = -(-self.nbytes // 8)
+        self.pad = self.nbytes * 8 - self.bits
+        self._buffer = np.zeros((0, self.words), dtype=np.uint64)
+        self._n = 0
+        self.backend: Optional[str] = None
+        self.options: Optional[dict] = None
+        self._proto: Optional[ImageHash] = None
+        if backend is not None:
+            self._set_identity(backend, options)
+        self._faiss_flat = None
+        #: How the last join was answered (a ``Plan``), for benchmarks and the curious.
+        self.last_plan: Optional[Plan] = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        who = f", backend={self.backend!r}" if self.backend else ""
+        return f"HashIndex(bits={self.bits}{who}, n={self._n})"
+
+    @property
+    def last_method(self) -> Optional[str]:
+        return None if self.last_plan is None else str(self.last_plan)
+
+    @property
+    def _codes(self) -> np.ndarray:
+        return self._buffer[: self._n]
+
+    def _set_identity(self, backend: str, options: Optional[dict]) -> None:
+        if self.bits % 4:
+            raise HashIndexError(f"a {self.bits}-bit index cannot hold ImageHashes (whole hex digits)")
+        self._proto = ImageHash(np.zeros(self.bits, dtype=bool), backend, options)
+        self.backend, self.options = self._proto.backend, self._proto.options
+
+    def _use_faiss(self) -> bool:
+        return self.engine == "faiss" or (self.engine == "auto" and faiss_available())
+
+    # --- codes in -------------------------------------------------------------------------------
+    def _rows(self, items: Any, *, adding: bool) -> np.ndarray:
+        """Packed uint8 rows (n, nbytes) from ImageHashes or packed rows; identity checked."""
+        if isinstance(items, ImageHash):
+            items = [items]
+        if isinstance(items, np.ndarray) or (isinstance(items, (list, tuple)) and items
+                                              and isinstance(items[0], np.ndarray)):
+            rows = np.asarray(items)
+            if rows.ndim == 1:
+                rows = rows[None, :]
+            if rows.ndim == 2 and rows.dtype == np.bool_ and rows.shape[1] == self.bits:
+                return pack_bits(rows)
+            if rows.ndim != 2 or rows.dtype != np.uint8 or rows.shape[1] != self.nbytes:
+                raise HashIndexError(f"packed codes for {self.bits} bits must be uint8 rows of "
+                                     f"{self.nbytes} bytes, got {rows.dtype} of shape {rows.shape}")
+            if self.pad and (rows[:, 0] >> (8 - self.pad)).any():
+                raise HashIndexError(f"{self.bits}-bit codes in {self.nbytes} bytes must start with "
+                                     f"{self.pad} zero bits, as bytes(ImageHash) and "
+                                     f"registry.value.pack_hashes pad them (np.packbits pads at the end)")
+            return rows
+        hashes = list(items)
+        if not hashes:
+            return np.zeros((0, self.nbytes), dtype=np.uint8)
+        first = hashes[0]
+        if not isinstance(first, ImageHash):
+            raise HashIndexError(f"expected ImageHashes or packed uint8 rows, got {type(first).__name__}")
+        if first.bit_count != self.bits:
+            raise HashIndexError(f"a {first.bit_count}-bit hash cannot join a {self.bits}-bit index")
+        if self._proto is not None:
+            self._check(first, adding)
+        try:
+            rows = pack_hashes(hashes)   # refuses a mix of identities, as ImageHash does
+        except (ValueError, TypeError) as exc:
+            raise HashIndexError(f"these hashes cannot share an index: {exc}") from None
+        if self._proto is None and adding:
+            self._set_identity(first.backend, first.options)
+        return rows
+
+    def _check(self, h: ImageHash, adding: bool) -> None:
+        try:
+            self._proto._check_comparable(h)
+        except ValueError as exc:
+            what = "join" if adding else "search"
+            raise HashIndexError(f"this hash cannot {what} an index of {self.backend!r} hashes "
+                                 f"(options {self.options}): {exc}") from None
+
+    def _as_words(self, rows: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(rows), self.words * 8), dtype=np.uint8)
+        out[:, : self.nbytes] = rows
+        return out.view(np.uint64)
+
+    def add(self, items: Any) -> range:
+        """Add hashes: a list of ``ImageHash`` of one identity, or packed uint8 rows (n, bytes).
+        Returns their ids (consecutive, from ``len(index)`` before the call)."""
+        rows = self._rows(items, adding=True)
+        start, stop = self._n, self._n + len(rows)
+        if stop > len(self._buffer):
+            grown = np.zeros((max(stop, 2 * len(self._buffer)), self.words), dtype=np.uint64)
+            grown[:start] = self._codes
+            self._buffer = grown
+        self._buffer[start:stop] = self._as_words(rows)
+        self._n = stop
+        if self._faiss_flat is not None and len(rows):
+            self._faiss_flat.add(np.ascontiguousarray(rows))
+        return range(start, stop)
+
+    def packed(self) -> np.ndarray:
+        """The codes as packed uint8 rows (n, bytes), in id order (a copy)."""
+        return self._codes.view(np.uint8)[:, : self.nbytes].copy()
+
+    # --- questions ------------------------------------------------------------------------------
+    def _queries(self, query: Any) -> tuple[np.ndarray, bool, Optional[ImageHash]]:
+        """(query rows, whether a batch was given, one of the query hashes for a default radius)."""
+        single = isinstance(query, ImageHash) or (isinstance(query, np.ndarray) and query.ndim == 1)
+        rows = self._rows(query, adding=False)
+        hashes = [query] if isinstance(query, ImageHash) else (
+            list(query) if isinstance(query, (list, tuple)) else [])
+        sample = hashes[0] if hashes and isinstance(hashes[0], ImageHash) else None
+        return rows, not single, sample
+
+    def _radius(self, radius: Optional[int], sample: Optional[ImageHash] = None,
+                dihedral: bool = False) -> int:
+        if radius is not None:
+            if isinstance(radius, bool) or int(radius) != radius or radius < 0:
+                raise ValueError(f"radius must be a whole number of bits, 0 or more, got {radius!r}")
+            return int(radius)
+        backend = self.backend or (sample.backend if sample is not None else None)
+        if backend is None:
+            raise HashIndexError("give a radius: this index holds raw codes, with no backend to take "
+                                 "the calibrated threshold from")
+        return default_radius(backend, self.bits // 4, dihedral=dihedral)
+
+    def distances(self, query: Any) -> np.ndarray:
+        """Distance of one query to every code, in id order."""
+        rows, batch, _ = self._queries(query)
+        if batch and len(rows) != 1:
+            raise HashIndexError("distances() takes one query")
+        return _distance(self._codes, self._as_words(rows)[0]).astype(np.int64)
+
+    def search(self, query: Any, radius: Optional[int] = None):
+        """(ids, distances) of every code within ``radius`` of the query, nearest first, ties by id.
+
+        A batch (a list of hashes, or a 2-D array of packed rows) gives a list with one such pair
+        per query.
+        """
+        rows, batch, sample = self._queries(query)
+        r = self._radius(radius, sample)
+        qi, ids, d = self._range(rows, r)
+        order = np.lexsort((ids, d, qi))
+        qi, ids, d = qi[order], ids[order], d[order]
+        bounds = np.searchsorted(qi, np.arange(len(rows) + 1))
+        results = [(ids[a:b], d[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        return results if batch else results[0]
+
+    def knn(self, query: Any, k: int):
+        """(ids, distances) of the ``k`` nearest codes, nearest first, ties broken by id (a list of
+        them for a batch of queries)."""
+        rows, batch, _ = self._queries(query)
+        k = min(int(k), self._n)
+        results = []
+        for q in self._as_words(rows):
+            if k <= 0:
+                results.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+                continue
+            d = _distance(self._codes, q).astype(np.int64)
+            kth = np.partition(d, k - 1)[k - 1]
+            near = np.flatnonzero(d <= kth)          # every tie of the k-th distance, then by id
+            order = np.lexsort((near, d[near]))[:k]
+            results.append((near[order], d[near][order]))
+        return results if batch else results[0]
+
+    def search_dihedral(self, eight: Sequence[ImageHash], radius: Optional[int] = None,
+                        penalty: Optional[int] = None):
+        """(ids, distances, orientation index) for a query given in its 8 orientations
+        (``Hasher.hash_dihedral``), by the rule of ``compare(..., dihedral=True)``: a code matches the
+        query as it is within ``radius``, or a turned orientation within ``radius - penalty`` (both
+        calibrated by default); the distance is that of the orientation that matched."""
+        rows, _, sample = self._queries(list(eight))
+        r = self._radius(radius, sample, dihedral=True)
+        if penalty is None:
+            penalty = turn_penalty(sample.backend, sample.hex_len) if sample is not None else 0
+        d = np.stack([_distance(self._codes, q) for q in self._as_words(rows)]).astype(np.int64)  # (8, n)
+        effective = d + np.where(np.arange(len(d)) > 0, int(penalty), 0)[:, None]
+        best = effective.argmin(axis=0)
+        ids = np.flatnonzero(effective.min(axis=0) <= r)
+        dist = d[best[ids], ids]
+        order = np.lexsort((ids, dist))
+        return ids[order], dist[order], best[ids][order]
+
+    def pairs(self, radius: Optional[int] = None, *, method: str = "auto"):
+        """Every pair (i, j, distance) with i < j within ``radius`` bits, as three int64 arrays
+        sorted by (i, j): exactly the pairs brute force finds, whichever ``method`` answers."""
+        r = self._radius(radius)
+        if self._n < 2:
+            self.last_plan = None
+            return _concat([])
+        self.last_plan = self._plan(r, None, method)
+        i, j, d = self._join(self.last_plan, r)
+        order = np.lexsort((j, i))
+        return i[order], j[order], d[order]
+
+    def cross_pairs(self, queries: Any, radius: Optional[int] = None, *, method: str = "auto"):
+        """(query index, id, distance) for every query and code within ``radius``, sorted."""
+        rows, _, sample = self._queries(queries)
+        r = self._radius(radius, sample)
+        qi, ids, d = self._range(rows, r, method)
+        order = np.lexsort((ids, qi))
+        return qi[order], ids[order], d[order]
+
+    # --- the ways to answer ------------------------------------------------------------------
+    def _plan(self, r: int, nq: Optional[int], method: str,
+              query_rows: Optional[np.ndarray] = None) -> Plan:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}")
+        if self.engine == "numpy" and method.startswith("faiss"):
+            raise HashIndexError(f"method {method!r} needs faiss, and this index has engine='numpy'")
+        if method.startswith("faiss") or self.engine == "faiss":
+            require("faiss", "index", needed_by=f"HashIndex method {method!r}")
+        if method == "faiss-multihash" and nq is not None:
+            raise HashIndexError("faiss-multihash answers pairs() only")
+        if method != "auto":
+            return plan(self.bits, r, self._n, nq, faiss=self._use_faiss(), method=method)
+        if self.engine == "faiss":
+            ways = ("faiss-flat",) if nq is not None else ("faiss-flat", "faiss-multihash")
+            return min((plan(self.bits, r, self._n, nq, faiss=True, method=m) for m in ways),
+                       key=lambda p: p.cost)
+        options = [p for p in plans(self.bits, r, self._n, nq, faiss=self._use_faiss())
+                   if p.method != "faiss-multihash"]
+        best = options[0]
+        if best.method != "numpy-mih" or best.cost < REFINE_ABOVE:
+            return best
+        # The model assumed random codes: count the candidates of the likeliest plans on these codes.
+        other = next(p for p in options if p.method != "numpy-mih")
+        words = self._as_words(query_rows) if query_rows is not None else None
+        refined = [other]
+        for p in [p for p in options if p.method == "numpy-mih"][:2]:
+            counted = _sampled_candidates(p.chunks, self._codes.view(np.uint8),
+                                          None if words is None else words.view(np.uint8))
+            cost = _mih_cost(p.chunks, self._n, self._n if nq is None else nq, self.words, nq is None,
+                             counted)
+            refined.append(Plan(p.method, p.chunks, cost))
+        return min(refined, key=lambda p: p.cost)
+
+    def _range(self, rows: np.ndarray, r: int, method: str = "auto"):
+        """(query index, id, distance) within ``r`` for query rows, by the cheapest way."""
+        if self._n == 0 or len(rows) == 0:
+            return _concat([])
+        chosen = self._plan(r, len(rows), method, rows)
+        self.last_plan = chosen
+        queries = self._as_words(rows)
+        if chosen.method == "numpy-mih":
+            return _mih_join(self._codes, self._codes.view(np.uint8), chosen.chunks, r,
+                             queries, queries.view(np.uint8))
+        if chosen.method == "faiss-flat":
+            return self._faiss_range(rows, r, self._flat_index())
+        return brute_cross(queries, self._codes, r)
+
+    def _join(self, chosen: Plan, r: int):
+        codes = self._codes
+        if chosen.method == "numpy-mih":
+            return _mih_join(codes, codes.view(np.uint8), chosen.chunks, r)
+        if chosen.method == "faiss-flat":
+            return self._faiss_self(r, self._flat_index())
+        if chosen.method == "faiss-multihash":
+            faiss = require("faiss", "index", needed_by="HashIndex")
+            _, width, flips = chosen.chunks[0]
+            mh = faiss.IndexBinaryMultiHash(self.nbytes * 8, len(chosen.chunks), width)
+            mh.nflip = flips
+            mh.add(np.ascontiguousarray(self.packed()))
+            return self._faiss_self(r, mh)
+        return brute_self(codes, r)
+
+    def _flat_index(self):
+        if self._faiss_flat is None:
+            faiss = require("faiss", "index", needed_by="HashIndex")
+            self._faiss_flat = faiss.IndexBinaryFlat(self.nbytes * 8)
+            self._faiss_flat.add(np.ascontiguousarray(self.packed()))
+        return self._faiss_flat
+
+    def _faiss_range(self, rows: np.ndarray, r: int, index):
+        found = []
+        for a in range(0, len(rows), FAISS_QUERIES):
+            batch = np.ascontiguousarray(rows[a:a + FAISS_QUERIES])
+            lims, dist, ids = index.range_search(batch, r + 1)   # faiss: distance < radius
+            q = np.repeat(np.arange(len(lims) - 1, dtype=np.int64), np.diff(lims).astype(np.int64))
+            found.append((q + a, ids, dist))
+        return _concat(found)
+
+    def _faiss_self(self, r: int, index):
+        i, j, d = self._faiss_range(self.packed(), r, index)
+        keep = i < j
+        return i[keep], j[keep], d[keep]
+
+    # --- storage -------------------------------------------------------------------------------
+    def save(self, path: os.PathLike | str) -> None:
+        """Write the index to ``path`` (an ``.npz``) atomically: a reader sees the old file or the
+        new one, never half of one."""
+        path = Path(path)
+        meta = {"format": FORMAT, "version": VERSION, "bits": self.bits, "backend": self.backend,
+                "options": self.options}
+        try:
+            meta_text = json.dumps(meta, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise HashIndexError(f"this index's options cannot be saved as JSON: {exc}") from None
+        buffer = io.BytesIO()
+        np.savez(buffer, codes=self.packed(), meta=np.array(meta_text))
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(buffer.getbuffer())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        try:   # make the rename itself durable, where the platform allows
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(dir_fd)
+        except OSError:
+            pass
+        finally:
+            os.close(dir_fd)
+
+    @classmethod
+    def load(cls, path: os.PathLike | str, *, engine: str = "auto") -> "HashIndex":
+        """Read an index written by ``save``; a missing, truncated or foreign file raises
+        ``HashIndexError`` saying so."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"][()]))
+                codes = np.asarray(data["codes"])
+        except FileNotFoundError:
+            raise HashIndexError(f"no index at '{path}'") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise HashIndexError(f"'{path}' is not a readable hash index (truncated or not written by "
+                                 f"HashIndex.save: {type(exc).__name__}: {exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise HashIndexError(f"'{path}' is not an image-deep-hash index")
+        bits = meta.get("bits")
+        if meta.get("version") not in (1, VERSION) or not isinstance(bits, int) or bits <= 0:
+            raise HashIndexError(f"'{path}' is an index of an unknown version or size ({meta})")
+        nbytes = -(-bits // 8)
+        if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != nbytes:
+            raise HashIndexError(f"'{path}' holds codes of shape {codes.shape} ({codes.dtype}), "
+                                 f"not {nbytes}-byte rows for {bits} bits")
+        if meta["version"] == 1 and bits % 8:   # version 1 padded short codes at the end
+            codes = pack_bits(np.unpackbits(codes, axis=1)[:, :bits].astype(bool))
+        backend = meta.get("backend")
+        index = cls(bits, engine=engine, backend=backend,
+                    options=meta.get("options") if backend is not None else None)
+        if len(codes):
+            index.add(codes)
+        return index

@@ -1,0 +1,536 @@
+"""Manifests: a perceptual ``sha256sum``. One JSON object per image, in a JSON Lines file.
+
+A manifest records, for every image of a folder, its relative path, size, mtime, the SHA-256 of its
+bytes and its perceptual hash, so that a copy of the folder can later be checked file by file
+(``registry.check``): identical bytes, the same picture, or changed enough to fetch again.
+
+The file is written to survive being killed at any moment:
+
+- line 1 is a header (format, the project's version, the hasher's ``spec``, the root folder);
+- each image is appended as one line with one ``write`` on a file opened for appending, so an
+  interruption can tear only the last line, never an earlier one;
+- the last line of a finished run is a footer ``{"end": true, "files": N}``. A manifest without it
+  is unfinished: readers say so, and ``--resume`` completes it, first cutting off a torn last line;
+- when a resumed run finds stale lines (files changed or gone since), it rewrites the manifest
+  atomically (a temporary file in the same folder, ``fsync``, ``os.replace``).
+
+Corrupt lines elsewhere, or lines from another backend, are reported with their line number,
+never skipped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable, Iterator, Optional, Sequence
+
+from PIL import Image
+
+from .errors import HasherError
+from .loading import ALLOWED_FORMATS
+from .value import ImageHash
+
+FORMAT = "image-deep-hash-manifest"
+FORMAT_VERSION = 1
+DIST_NAME = "image-deep-hash"
+#: Seconds between fsyncs while appending; the footer is always synced.
+SYNC_EVERY = 2.0
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be used as it is: says which file and line, and why."""
+
+
+def project_version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version(DIST_NAME)
+    except metadata.PackageNotFoundError:  # a plain checkout (Spaces): read pyproject.toml
+        import tomllib
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            return tomllib.loads(pyproject.read_text())["project"]["version"]
+        except (OSError, KeyError, ValueError):
+            return "unknown"
+
+
+# --- which files -------------------------------------------------------------------------------
+def image_extensions() -> frozenset[str]:
+    """File name endings of the formats ``registry.loading`` opens (``.jpg``, ``.png``, ...)."""
+    Image.init()
+    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in ALLOWED_FORMATS)
+
+
+def find_images(paths: Sequence[os.PathLike | str], recursive: bool = False
+                ) -> tuple[Path, list[tuple[Path, str]]]:
+    """(root, [(file, path relative to root)]) for folders and files given on a command line.
+
+    Folders give the images inside them (by extension; with ``recursive``, in subfolders too,
+    without following symlinked folders); files given by name are taken whatever their ending.
+    The root is the deepest folder holding everything given (the folder itself when one folder
+    is given), so paths in the manifest read as they would inside that folder.
+    """
+    if not paths:
+        raise ManifestError("no folders or files given")
+    exts = image_extensions()
+    found: list[Path] = []
+    tops: list[Path] = []
+    for given in paths:
+        path = Path(given).absolute()
+        if path.is_dir():
+            tops.append(path)
+            if recursive:
+                for folder, dirs, files in os.walk(path):
+                    dirs.sort()
+                    found.extend(Path(folder, f) for f in sorted(files)
+                                 if Path(f).suffix.lower() in exts and Path(folder, f).is_file())
+            else:
+                found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in exts and p.is_file()))
+        elif path.exists():
+            tops.append(path.parent)
+            found.append(path)
+        else:
+            raise ManifestError(f"no such file or folder: '{given}'")
+    root = Path(os.path.commonpath([str(t) for t in tops]))
+    seen: set[str] = set()
+    out = []
+    for file in found:
+        rel = file.relative_to(root).as_posix()
+        if rel not in seen:
+            seen.add(rel)
+            out.append((file, rel))
+    return root, out
+
+
+def safe_path(root: Path, rel: str) -> Optional[Path]:
+    """``root / rel`` when it stays inside ``root`` (no ``..``, no absolute path, no symlink out)."""
+    pure = PurePosixPath(rel)
+    if not rel or pure.is_absolute() or ".." in pure.parts or "\\" in rel or ":" in pure.parts[0]:
+        return None
+    candidate = root.joinpath(*pure.parts)
+    try:
+        real_root = root.resolve()
+        real = candidate.resolve()
+    except (OSError, RuntimeError):
+        return None
+    if real != real_root and real_root not in real.parents:
+        return None
+    return candidate
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- the records -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One image as it was when hashed: where, how big, which bytes, and its hash (or why none)."""
+
+    path: str
+    size: int
+    mtime: float
+    sha256: str
+    hash: Optional[ImageHash] = None
+    error: Optional[str] = None
+    line: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "size": self.size, "mtime": self.mtime,
+                               "sha256": self.sha256}
+        if self.hash is not None:
+            h = self.hash
+            out.update(backend=h.backend, options=h.options, hash=str(h))
+            if h.detail is not None:
+                out["detail"] = h.detail
+            if h.colour is not None:
+                out["colour"] = h.colour
+        else:
+            out["error"] = self.error or "unreadable"
+        return out
+
+    def to_line(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=False, separators=(",", ":")) + "\n"
+
+
+def header_for(spec: dict[str, Any], root: Path, recursive: bool = False) -> dict[str, Any]:
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "image_deep_hash": project_version(),
+            "spec": spec, "root": str(root), "recursive": recursive,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+@dataclass
+class Manifest:
+    """A manifest as read: its header, its entries (the last line wins for a path), and whether it
+    was finished."""
+
+    path: Path
+    header: dict[str, Any]
+    entries: list[ManifestEntry]
+    complete: bool
+    torn_tail: bool = False          # an interrupted write left a partial last line (ignored)
+    stale_lines: int = 0             # earlier lines superseded by a later one for the same path
+    good_bytes: int = 0              # length of the file up to the end of its last whole line
+    footer_offset: Optional[int] = None
+    by_path: dict[str, ManifestEntry] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return dict(self.header["spec"])
+
+    @property
+    def backend(self) -> str:
+        return self.header["spec"]["name"]
+
+    @property
+    def root(self) -> Optional[Path]:
+        root = self.header.get("root")
+        return Path(root) if root else None
+
+
+def _parse_header(obj: Any, where: str) -> dict[str, Any]:
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise ManifestError(f"{where}: not an image-deep-hash manifest (the first line is no header)")
+    if obj.get("format_version") != FORMAT_VERSION:
+        raise ManifestError(f"{where}: manifest format {obj.get('format_version')!r}; this version reads "
+                            f"format {FORMAT_VERSION}")
+    spec = obj.get("spec")
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or \
+            not isinstance(spec.get("hex_len"), int):
+        raise ManifestError(f"{where}: the header has no usable hasher spec")
+    return obj
+
+
+def parse_entry(obj: Any, where: str, backend: str, identity: Optional[dict]) -> ManifestEntry:
+    """One record, checked: the fields a manifest line must have, and the header's backend."""
+    if not isinstance(obj, dict):
+        raise ManifestError(f"{where}: not a JSON object")
+    try:
+        path, size, mtime, digest = obj["path"], obj["size"], obj["mtime"], obj["sha256"]
+    except KeyError as exc:
+        raise ManifestError(f"{where}: missing field {exc.args[0]!r}") from None
+    if not isinstance(path, str) or not isinstance(size, int) or not isinstance(mtime, (int, float)) \
+            or not isinstance(digest, str) or len(digest) != 64:
+        raise ManifestError(f"{where}: a field has the wrong type (path, size, mtime or sha256)")
+    if obj.get("error") is not None and "hash" not in obj:
+        return ManifestEntry(path, size, float(mtime), digest, None, str(obj["error"]))
+    if obj.get("backend") != backend:
+        raise ManifestError(f"{where}: a {obj.get('backend')!r} hash in a {backend!r} manifest")
+    try:
+        h = ImageHash.from_dict({"hash": obj["hash"], "backend": obj["backend"],
+                                 "options": obj.get("options"), "detail": obj.get("detail"),
+                                 "colour": obj.get("colour")})
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ManifestError(f"{where}: bad hash ({exc})") from None
+    if identity is not None and h.options != identity:
+        raise ManifestError(f"{where}: hashed with other options ({h.options}) than the manifest's "
+                            f"({identity})")
+    return ManifestEntry(path, size, float(mtime), digest, h, None)
+
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def is_parquet(path: os.PathLike | str) -> bool:
+    """A Parquet file (a manifest written by ``hash --engine ray --output X.parquet``)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == PARQUET_MAGIC
+    except OSError:
+        return False
+
+
+def read_parquet_manifest(path: os.PathLike | str) -> Manifest:
+    """A Parquet manifest: the header in the schema's metadata, one row per record (``registry.ray``).
+
+    The file is written whole and moved into place, so it is always complete; rows are checked
+    exactly as JSON lines are (``parse_entry``), named by row number.
+    """
+    from .optional import require
+    path = Path(path)
+    require("pyarrow", "ray", needed_by="reading a Parquet manifest")
+    import pyarrow.parquet as pq
+    try:
+        pfile = pq.ParquetFile(str(path))
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a bad file
+        raise ManifestError(f"cannot read Parquet manifest '{path}': {exc}") from None
+    raw = (pfile.metadata.metadata or {}).get(FORMAT.encode()) or \
+        (pfile.schema_arrow.metadata or {}).get(FORMAT.encode())
+    if raw is None:
+        raise ManifestError(f"{path.name}: a Parquet file without an image-deep-hash header")
+    try:
+        header = _parse_header(json.loads(raw), f"{path.name} header")
+    except ValueError as exc:
+        if isinstance(exc, ManifestError):
+            raise
+        raise ManifestError(f"{path.name} header: not valid JSON") from None
+    entries: dict[str, ManifestEntry] = {}
+    identity: Optional[dict] = None
+    stale = 0
+    number = 0
+    for batch in pfile.iter_batches(batch_size=65536):
+        for row in batch.to_pylist():
+            number += 1
+            where = f"{path.name} row {number}"
+            obj = {k: v for k, v in row.items() if v is not None}
+            if "options" in obj:
+                try:
+                    obj["options"] = json.loads(obj["options"])
+                except (TypeError, ValueError):
+                    raise ManifestError(f"{where}: options are not valid JSON") from None
+            if obj.get("hash") is not None:
+                obj.pop("error", None)
+            entry = parse_entry(obj, where, header["spec"]["name"], identity)
+            if identity is None and entry.hash is not None:
+                identity = entry.hash.options
+            entry = ManifestEntry(entry.path, entry.size, entry.mtime, entry.sha256, entry.hash,
+                                  entry.error, number)
+            if entry.path in entries:
+                stale += 1
+                del entries[entry.path]
+            entries[entry.path] = entry
+    files = header.get("files")
+    if files is not None and files != len(entries) + stale:
+        raise ManifestError(f"{path.name}: the header says {files} records, the file holds {number}")
+    return Manifest(path, header, list(entries.values()), True, False, stale, 0, None, entries)
+
+
+def read_manifest(path: os.PathLike | str) -> Manifest:
+    """Read and check a manifest; a torn last line (an interrupted write) is left out, not an error.
+
+    A Parquet manifest (``hash --engine ray --output X.parquet``) is read too (pyarrow, lazily).
+    """
+    path = Path(path)
+    if is_parquet(path):
+        return read_parquet_manifest(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest '{path}': {exc.strerror or exc}") from None
+    lines = data.split(b"\n")
+    torn = lines[-1] != b""       # no newline at the end: the last write was interrupted
+    whole = lines[:-1]
+    if not whole:
+        raise ManifestError(f"'{path}' is empty or holds no whole line: not a manifest")
+    header = None
+    entries: dict[str, ManifestEntry] = {}
+    stale = 0
+    complete = False
+    footer_offset = None
+    offset = 0
+    identity: Optional[dict] = None
+    for number, raw in enumerate(whole, start=1):
+        where = f"{path.name} line {number}"
+        start = offset
+        offset += len(raw) + 1
+        try:
+            obj = json.loads(raw)
+        except ValueError:  # a whole line (it ends in a newline) cannot be torn: it is corrupt
+            raise ManifestError(f"{where}: not valid JSON") from None
+        if number == 1:
+            header = _parse_header(obj, where)
+            continue
+        if complete:
+            raise ManifestError(f"{where}: data after the manifest's end line")
+        if isinstance(obj, dict) and obj.get("end") is True:
+            complete, footer_offset = True, start
+            continue
+        entry = parse_entry(obj, where, header["spec"]["name"], identity)
+        if identity is None and entry.hash is not None:
+            identity = entry.hash.options
+        entry = ManifestEntry(entry.path, entry.size, entry.mtime, entry.sha256, entry.hash, entry.error,
+                              number)
+        if entry.path in entries:
+            stale += 1
+            del entries[entry.path]  # keep the file order of the newest line
+        entries[entry.path] = entry
+    return Manifest(path, header, list(entries.values()), complete and not torn, torn, stale, offset,
+                    footer_offset if not torn else None, entries)
+
+
+# --- writing -----------------------------------------------------------------------------------
+class ManifestWriter:
+    """Appends entries to a manifest: one ``write`` per line, ``fsync`` every few seconds."""
+
+    def __init__(self, path: os.PathLike | str, header: dict[str, Any], *, keep_bytes: int = 0):
+        """Start a new manifest (``keep_bytes=0``) or continue one whose first ``keep_bytes`` bytes
+        are whole lines (anything after them, a torn line or an old footer, is cut off)."""
+        self.path = Path(path)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        if keep_bytes:
+            with open(self.path, "r+b") as f:
+                f.truncate(keep_bytes)
+                f.flush()
+                os.fsync(f.fileno())
+        else:
+            flags |= os.O_TRUNC
+        self._fd = os.open(self.path, flags, 0o644)
+        self.count = 0
+        self._synced = time.monotonic()
+        if not keep_bytes:
+            self._write(json.dumps(header, separators=(",", ":")) + "\n")
+            os.fsync(self._fd)
+
+    def _write(self, line: str) -> None:
+        data = line.encode()
+        written = os.write(self._fd, data)
+        while written < len(data):  # a short write: the rest, still appended
+            written += os.write(self._fd, data[written:])
+
+    def append(self, entry: ManifestEntry) -> None:
+        self._write(entry.to_line())
+        self.count += 1
+        if time.monotonic() - self._synced > SYNC_EVERY:
+            os.fsync(self._fd)
+            self._synced = time.monotonic()
+
+    def finish(self, files: int) -> None:
+        self._write(json.dumps({"end": True, "files": files}) + "\n")
+        os.fsync(self._fd)
+        self.close()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def write_atomically(path: Path, header: dict[str, Any], entries: Iterable[ManifestEntry]) -> int:
+    """The whole manifest in a temporary file beside ``path``, synced, then moved over it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    count = 0
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(header, separators=(",", ":")) + "\n")
+            for entry in entries:
+                f.write(entry.to_line())
+                count += 1
+            f.write(json.dumps({"end": True, "files": count}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return count
+
+
+@dataclass
+class HashRun:
+    """What ``hash_folder`` did: files hashed now, kept from before, and those that failed."""
+
+    manifest: Path
+    hashed: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def files(self) -> int:
+        return self.hashed + self.skipped
+
+
+def hash_stream(hasher, files: list[Path], workers: int = 1) -> Iterator:
+    """HashResults for ``files`` in order: in this process, or over ``workers`` processes."""
+    from .hasher import ENGINES
+    if workers > 1 and len(files) > 2 * workers and "process" in ENGINES:
+        return ENGINES["process"](hasher.spec, files, workers=workers)
+    return hasher.iter_hashes(files)
+
+
+def hash_folder(paths: Sequence[os.PathLike | str], output: os.PathLike | str, hasher, *,
+                recursive: bool = False, resume: bool = False, workers: int = 1,
+                progress: bool = False, on_error=None) -> HashRun:
+    """Hash the images under ``paths`` into the manifest ``output``; see the module's docstring.
+
+    With ``resume``, an existing manifest for the same hasher is continued: files whose size and
+    mtime match an entry are not hashed again. ``on_error(path, message)`` hears of each failure.
+    """
+    from .hasher import progress_bar
+    output = Path(output)
+    root, files = find_images(paths, recursive)
+    spec = hasher.spec
+    header = header_for(spec, root, recursive)
+    done: dict[str, ManifestEntry] = {}
+    keep_bytes = 0
+    stale = 0
+    if resume and output.exists():
+        if is_parquet(output):
+            raise ManifestError(f"'{output}' is a Parquet manifest, written whole: it cannot be resumed; "
+                                "write a new one")
+        old = read_manifest(output)
+        if old.spec != spec:
+            raise ManifestError(f"'{output}' was made with {old.spec}, not {spec}; "
+                                "resume with the same backend and options, or write a new manifest")
+        if Path(old.header.get("root", "")) != root:
+            raise ManifestError(f"'{output}' is a manifest of '{old.header.get('root')}', not of '{root}'")
+        header = old.header
+        keep_bytes = old.footer_offset if old.footer_offset is not None else old.good_bytes
+        stale = old.stale_lines
+        done = old.by_path
+    wanted = {rel for _, rel in files}
+    todo: list[tuple[Path, str]] = []
+    kept: dict[str, ManifestEntry] = {}
+    for file, rel in files:
+        entry = done.get(rel)
+        if entry is not None:
+            try:
+                st = file.stat()
+            except OSError:
+                st = None
+            if st is not None and st.st_size == entry.size and st.st_mtime == entry.mtime:
+                kept[rel] = entry
+                continue
+            stale += 1   # changed since: its new line supersedes the old one
+        todo.append((file, rel))
+    stale += sum(1 for rel in done if rel not in wanted)   # gone since
+    run = HashRun(output, skipped=len(kept))
+    writer = ManifestWriter(output, header, keep_bytes=keep_bytes)
+    written: dict[str, ManifestEntry] = {}
+    try:
+        with progress_bar(len(todo), progress, hasher.name) as bar:
+            for (file, rel), record in zip(todo, hash_stream(hasher, [f for f, _ in todo], workers)):
+                bar.update(1)
+                try:
+                    st = file.stat()
+                    digest = file_digest(file)
+                except OSError as exc:
+                    run.failed.append((rel, f"cannot read '{file}': {exc.strerror or exc}"))
+                    if on_error:
+                        on_error(rel, run.failed[-1][1])
+                    continue
+                if record.error is not None:
+                    entry = ManifestEntry(rel, st.st_size, st.st_mtime, digest, None, str(record.error))
+                    run.failed.append((rel, str(record.error)))
+                    if on_error:
+                        on_error(rel, str(record.error))
+                else:
+                    entry = ManifestEntry(rel, st.st_size, st.st_mtime, digest, record.hash)
+                    run.hashed += 1
+                writer.append(entry)
+                written[rel] = entry
+        if stale:
+            writer.close()
+            order = [rel for _, rel in files]
+            merged = {**kept, **written}
+            write_atomically(output, header, (merged[r] for r in order if r in merged))
+        else:
+            writer.finish(len(kept) + len(written))
+    except HasherError:
+        writer.close()
+        raise
+    finally:
+        writer.close()
+    return run
