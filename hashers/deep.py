@@ -38,6 +38,7 @@ from registry.loading import load_image
 from registry.optional import missing_message
 from registry.value import ImageHash
 
+from . import deep_device
 from .deep_engine import ENGINES, TorchNetwork, _network, _networks, choose_engine  # noqa: F401
 from .deep_preprocess import eval_transform
 from .deep_weights import (DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, MODEL_CACHE_SIZE,  # noqa: F401
@@ -251,6 +252,8 @@ class TimmHasher(Hasher):
         # wants large ones.
         self.batch_size = opts["batch_size"] or (1 if self.device == "cpu" else 64)
         self.transform = eval_transform(self.network.data_config) or self._timm_transform()
+        # JPEG files decode on the device when the network runs there (tests switch it on for the CPU).
+        self.decode_on_device = self.device != "cpu" and self.engine == "torch" and deep_device.available()
         self.centering = self.recipe.centering
         self.mean = self.recipe.mean
 
@@ -308,16 +311,22 @@ class TimmHasher(Hasher):
     def embed(self, images) -> np.ndarray:
         """Float embeddings (n x dim) of images or image sources, before centring and projection."""
         pil = [im if _is_loaded(im) else load_image(im) for im in images]
-        views = self.options["views"]
         outs = []
         for start in range(0, len(pil), self.batch_size):
             chunk = pil[start:start + self.batch_size]
             arrays = [self.transform(v) for im in chunk for v in self._views(im)]
-            feats = self.network.run(np.stack(arrays), self.precision) if self.engine == "torch" \
-                else self.network.run(np.stack(arrays))
-            feats = feats.astype(np.float64).reshape(len(chunk), views, -1).mean(axis=1)
-            outs.append(feats)
-        emb = np.concatenate(outs, axis=0)
+            outs.append(self.pooled(self.run_network(np.stack(arrays)), len(chunk)))
+        return np.concatenate(outs, axis=0)
+
+    def run_network(self, batch) -> np.ndarray:
+        """Feature parts for a (n * views, 3, H, W) batch: a numpy array, or a torch tensor on the device."""
+        if self.engine == "torch":
+            return self.network.run(batch, self.precision)
+        return self.network.run(batch if isinstance(batch, np.ndarray) else batch.cpu().numpy())
+
+    def pooled(self, feats: np.ndarray, n: int) -> np.ndarray:
+        """The embeddings of ``n`` images from their views' features: views averaged, parts normalised."""
+        emb = feats.astype(np.float64).reshape(n, self.options["views"], -1).mean(axis=1)
         if self.recipe.normalise:
             parts, start = [], 0
             for width in self.recipe.widths:
@@ -326,6 +335,13 @@ class TimmHasher(Hasher):
                 start += width
             emb = np.concatenate(parts, axis=1)
         return emb
+
+    def iter_hashes(self, sources, *, batch_size: int = 32):
+        """On a GPU, JPEG files are decoded and transformed on the device (``deep_device``)."""
+        if not self.decode_on_device:
+            yield from super().iter_hashes(sources, batch_size=batch_size)
+            return
+        yield from deep_device.stream(self, sources, batch_size)
 
     def bits_from_embeddings(self, emb: np.ndarray) -> np.ndarray:
         emb = np.atleast_2d(np.asarray(emb, dtype=np.float64))

@@ -39,7 +39,8 @@ class TorchNetwork:
 
     def run(self, batch: np.ndarray, precision: str = "fp32") -> np.ndarray:
         import torch
-        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+        x = batch.float() if isinstance(batch, torch.Tensor) else \
+            torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
         if self.device != "cpu":
             x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
