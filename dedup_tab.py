@@ -21,7 +21,7 @@ import gradio as gr
 from registry import ImageError
 from registry.dedup import group_hashes, radius_for
 from registry.loading import load_image
-from registry.manifest import image_extensions
+from registry.files import image_extensions
 
 import compare_tab as common
 

@@ -24,8 +24,8 @@ from typing import Any, Iterator, Optional
 
 from .comparison import compare_hashes, similar_threshold
 from .factory import create
-from .manifest import (Manifest, ManifestEntry, ManifestError, hash_stream, file_digest, find_images,
-                       read_manifest, safe_path)
+from .files import file_digest, find_images, safe_path
+from .manifest import Manifest, ManifestEntry, ManifestError, hash_stream, read_manifest
 
 STATUSES = ("identical", "same-picture", "changed", "missing", "unreadable", "new")
 #: Statuses that make a check fail (exit status 1).

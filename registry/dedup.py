@@ -25,8 +25,8 @@ from scipy.sparse.csgraph import connected_components
 
 from .comparison import judge, turn_penalty
 from .index import HashIndex, default_radius
-from .manifest import (Manifest, ManifestError, file_digest, find_images, hash_stream, is_parquet,
-                       read_manifest)
+from .files import file_digest, find_images
+from .manifest import Manifest, ManifestError, hash_stream, is_parquet, read_manifest
 from .value import ImageHash
 
 

@@ -14,3 +14,8 @@ class HasherError(RuntimeError):
 
     The message always names the hasher, so a user knows which package to blame.
     """
+
+
+class ManifestError(ValueError):
+    """A manifest (or the folders given for one) that cannot be used as it is: says which file and
+    line, and why."""

@@ -19,18 +19,15 @@ never skipped.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
-from PIL import Image
-
-from .errors import HasherError
-from .loading import ALLOWED_FORMATS
+from .errors import HasherError, ManifestError
+from .files import file_digest, find_images, image_extensions, safe_path  # noqa: F401
 from .value import ImageHash
 
 FORMAT = "image-deep-hash-manifest"
@@ -38,10 +35,6 @@ FORMAT_VERSION = 1
 DIST_NAME = "image-deep-hash"
 #: Seconds between fsyncs while appending; the footer is always synced.
 SYNC_EVERY = 2.0
-
-
-class ManifestError(ValueError):
-    """A manifest that cannot be used as it is: says which file and line, and why."""
 
 
 def project_version() -> str:
@@ -55,78 +48,6 @@ def project_version() -> str:
             return tomllib.loads(pyproject.read_text())["project"]["version"]
         except (OSError, KeyError, ValueError):
             return "unknown"
-
-
-# --- which files -------------------------------------------------------------------------------
-def image_extensions() -> frozenset[str]:
-    """File name endings of the formats ``registry.loading`` opens (``.jpg``, ``.png``, ...)."""
-    Image.init()
-    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in ALLOWED_FORMATS)
-
-
-def find_images(paths: Sequence[os.PathLike | str], recursive: bool = False
-                ) -> tuple[Path, list[tuple[Path, str]]]:
-    """(root, [(file, path relative to root)]) for folders and files given on a command line.
-
-    Folders give the images inside them (by extension; with ``recursive``, in subfolders too,
-    without following symlinked folders); files given by name are taken whatever their ending.
-    The root is the deepest folder holding everything given (the folder itself when one folder
-    is given), so paths in the manifest read as they would inside that folder.
-    """
-    if not paths:
-        raise ManifestError("no folders or files given")
-    exts = image_extensions()
-    found: list[Path] = []
-    tops: list[Path] = []
-    for given in paths:
-        path = Path(given).absolute()
-        if path.is_dir():
-            tops.append(path)
-            if recursive:
-                for folder, dirs, files in os.walk(path):
-                    dirs.sort()
-                    found.extend(Path(folder, f) for f in sorted(files)
-                                 if Path(f).suffix.lower() in exts and Path(folder, f).is_file())
-            else:
-                found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in exts and p.is_file()))
-        elif path.exists():
-            tops.append(path.parent)
-            found.append(path)
-        else:
-            raise ManifestError(f"no such file or folder: '{given}'")
-    root = Path(os.path.commonpath([str(t) for t in tops]))
-    seen: set[str] = set()
-    out = []
-    for file in found:
-        rel = file.relative_to(root).as_posix()
-        if rel not in seen:
-            seen.add(rel)
-            out.append((file, rel))
-    return root, out
-
-
-def safe_path(root: Path, rel: str) -> Optional[Path]:
-    """``root / rel`` when it stays inside ``root`` (no ``..``, no absolute path, no symlink out)."""
-    pure = PurePosixPath(rel)
-    if not rel or pure.is_absolute() or ".." in pure.parts or "\\" in rel or ":" in pure.parts[0]:
-        return None
-    candidate = root.joinpath(*pure.parts)
-    try:
-        real_root = root.resolve()
-        real = candidate.resolve()
-    except (OSError, RuntimeError):
-        return None
-    if real != real_root and real_root not in real.parents:
-        return None
-    return candidate
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- the records -------------------------------------------------------------------------------

@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 from .factory import create
-from .manifest import (FORMAT, HashRun, ManifestEntry, ManifestError, ManifestWriter, find_images,
-                       header_for, image_extensions, parse_entry)
+from .files import find_images, image_extensions
+from .manifest import FORMAT, HashRun, ManifestEntry, ManifestError, ManifestWriter, header_for, parse_entry
 from .optional import require
 
 NEEDED_BY = "the Ray engine (hash --engine ray)"

@@ -17,7 +17,8 @@ from pathlib import Path
 from ..dedup import dedup, dedup_manifest, is_manifest
 from ..drawing import contact_sheet_html
 from ..errors import HasherError
-from ..manifest import ManifestError, safe_path
+from ..errors import ManifestError
+from ..files import safe_path
 from .common import USAGE, add_backend_arguments, make_hasher
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from ..engines import run_process_pool
 from ..errors import HasherError
 from ..hasher import progress_bar
-from ..manifest import ManifestError, find_images, hash_folder
+from ..files import find_images
+from ..manifest import ManifestError, hash_folder
 from .common import USAGE, add_backend_arguments, make_hasher
 
 #: Below this many files a process pool costs more to start than it saves.
