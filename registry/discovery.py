@@ -124,7 +124,7 @@ def _load(info: HasherInfo) -> None:
         return
     version = getattr(obj, "api_version", None)
     if version not in SUPPORTED_API_VERSIONS:
-        needs = info.requires or (f"a newer image-deep-hash" if isinstance(version, int)
+        needs = info.requires or ("a newer image-deep-hash" if isinstance(version, int)
                                    and version > API_VERSION else "a different image-deep-hash")
         info.error = (f"built for hasher API version {version!r}, but this image-deep-hash "
                       f"({_our_version()}) supports {sorted(SUPPORTED_API_VERSIONS)}; "

@@ -1,5 +1,4 @@
 """The command line: list, hash and compare, with failures counted, not fatal."""
-import io
 import json
 import shutil
 import subprocess
@@ -8,13 +7,7 @@ import sys
 import pytest
 
 import registry
-from registry.cli import main
-
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
+from tests.cli_runner import run  # noqa: E402
 
 
 def test_list_shows_backends_and_origin():

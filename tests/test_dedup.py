@@ -3,7 +3,6 @@ and the app's "Find duplicates" tab, with its upload limits."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -13,15 +12,9 @@ import pytest
 from PIL import Image, ImageFilter
 
 import registry
-from registry.cli import main
 from registry.dedup import dedup, dedup_manifest, radius_for
 from registry.manifest import hash_folder
-
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    code = main([str(a) for a in argv], out, err)
-    return code, out.getvalue(), err.getvalue()
+from tests.cli_runner import run  # noqa: E402
 
 
 def originals() -> dict[str, np.ndarray]:

@@ -1,7 +1,6 @@
 """Manifests and `check`: a perceptual sha256sum that says, for a copy of a folder, what to fetch again."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -17,16 +16,10 @@ from PIL import Image
 
 import registry
 from registry.checking import check
-from registry.cli import main
 from registry.manifest import ManifestError, hash_folder, read_manifest
+from tests.cli_runner import run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    code = main([str(a) for a in argv], out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def photos() -> dict[str, np.ndarray]:

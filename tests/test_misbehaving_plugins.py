@@ -1,12 +1,11 @@
 """Plugins that misbehave are named in every error, and neither the CLI nor the app stops serving."""
-import io
 import time
 
 import pytest
 
 import registry
-from registry.cli import main
 from tests.plugin_factory import make_plugin
+from tests.cli_runner import run  # noqa: E402
 
 CODE = '''
     import os
@@ -51,11 +50,6 @@ def bad_plugins(tmp_path, monkeypatch):
     registry.refresh()
     yield tmp_path / "imports.log"
     registry.refresh()
-
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    return main(list(argv), out, err), out.getvalue(), err.getvalue()
 
 
 def dark_image(tmp_path):
