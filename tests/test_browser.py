@@ -121,7 +121,8 @@ def test_an_unreadable_upload_shows_an_error_and_the_page_keeps_working(open_pag
     page.locator("#image_b input[type=file]").set_input_files(str(fake))
     page.get_by_text("is unreadable").first.wait_for(timeout=30_000)
     assert "fake.png" in page.get_by_text("is unreadable").first.inner_text()
-    page.wait_for_timeout(500)  # the message slides in
+    page.locator("[data-testid='status-tracker'] .error:visible").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)  # time for any wrong second badge to show too
     page.screenshot(path=str(output_dir / "unreadable.png"))
     assert error_badges(page) == 1  # on the hash of B only, not on every output
     page.locator("#image_a input[type=file]").set_input_files(str(examples / "parrots.png"))

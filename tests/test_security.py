@@ -33,6 +33,7 @@ def http():
 
 def test_listens_on_loopback_without_a_public_link_by_default(monkeypatch):
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
     args = demo.parse_args([])
     assert args.host == "127.0.0.1" and args.share is False and args.port == 7860
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
