@@ -31,13 +31,12 @@ if str(ROOT) not in sys.path:
 
 #: (label, options) measured on the CPU; GPU rows are added when torch sees one.
 CPU_CONFIGS = [
-    ("default (learned-v1, onnx, batch 1)", {}),
-    ("learned-v1, onnx, batch 8", {"batch_size": 8}),
-    ("v1 random projection, onnx, views=1", {"views": 1, "projection": "random"}),
-    ("learned-v1, torch, batch 1", {"engine": "torch"}),
-    ("learned-v1, torch, batch 8", {"engine": "torch", "batch_size": 8}),
-    ("v1 random projection, onnx", {"projection": "random"}),
-    ("v1 random projection, torch (today's path)", {"projection": "random", "engine": "torch"}),
+    ("default (v1 random projection, onnx, batch 1)", {}),
+    ("v1 random projection, onnx, batch 8", {"batch_size": 8}),
+    ("v1 random projection, onnx, views=1", {"views": 1}),
+    ("v1 random projection, torch (main's engine)", {"engine": "torch"}),
+    ("learned-v1 (opt-in), onnx, batch 1", {"projection": "learned-v1"}),
+    ("learned-v1 (opt-in), torch, batch 1", {"projection": "learned-v1", "engine": "torch"}),
 ]
 GPU_CONFIGS = [
     ("cuda, bf16, batch 64", {"device": "cuda", "precision": "bf16", "batch_size": 64}),
@@ -74,6 +73,20 @@ def run_child(checkout: Path, files: list, options: dict, repeats: int) -> dict:
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def interleaved(baseline: Path, files: list, rounds: int) -> dict:
+    """The default deep hash here and at the baseline, timed alternately ``rounds`` times each.
+
+    On a shared 2-core machine a burst of other work lands on whichever child runs then; alternating
+    spreads it over both sides, and the ratio of medians is the figure the speed goal is judged by.
+    """
+    ours, theirs = [], []
+    for _ in range(rounds):
+        theirs.append(run_child(baseline, files, {}, 1)["img_s"])
+        ours.append(run_child(ROOT, files, {}, 1)["img_s"])
+    return {"this_img_s": [round(x, 2) for x in ours], "baseline_img_s": [round(x, 2) for x in theirs],
+            "ratio_of_medians": round(statistics.median(ours) / statistics.median(theirs), 2)}
 
 
 def bits_equal(a: list[str], b: list[str]) -> float:
@@ -159,6 +172,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--baseline", type=Path, default=None, help="a checkout of the commit to compare with")
     ap.add_argument("--configs", nargs="*", default=None, help="labels to run (default: all)")
+    ap.add_argument("--interleave", type=int, default=0,
+                    help="also time the default and the baseline alternately N times per set (the goal's ratio)")
     args = ap.parse_args(argv)
     from benchmarks.transforms import photo_files
     files = photo_files(args.images)[: args.count]
@@ -198,6 +213,9 @@ def main(argv=None) -> dict:
             print(set_name, row, file=sys.stderr, flush=True)
         result["sets"][set_name] = {"rows": rows, "baseline": baseline and {
             "img_s": round(baseline["img_s"], 2), "peak_rss_mb": round(baseline["peak_rss_mb"])}}
+    if args.baseline and args.interleave:
+        result["goal"] = {name: interleaved(args.baseline, set_files, args.interleave)
+                          for name, set_files in sets.items()}
     result["profile"] = {name: stage_profile(set_files) for name, set_files in sets.items()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -224,6 +242,15 @@ def markdown(result: dict) -> str:
             if "vs_baseline" in r:
                 line += f" {r['vs_baseline']:.2f}x |"
             lines.append(line)
+        lines.append("")
+    if result.get("goal"):
+        lines += ["**The goal's ratio** (the default deep hash here and main's, timed alternately, one run "
+                  "per child after a warm-up)", "",
+                  "| set | this checkout, images/s (median) | main (7b54a9b), images/s (median) | ratio |",
+                  "|---|---|---|---|"]
+        for set_name, g in result["goal"].items():
+            lines.append(f"| {set_name} | {statistics.median(g['this_img_s']):.2f} | "
+                         f"{statistics.median(g['baseline_img_s']):.2f} | {g['ratio_of_medians']:.2f}x |")
         lines.append("")
     for set_name, stages in result.get("profile", {}).items():
         lines += [f"**Where the time goes** ({set_name}, default configuration, ms per image)", "",

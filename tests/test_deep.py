@@ -162,3 +162,16 @@ def test_cuda_hashes_agree_with_the_cpu(examples):
         gpu = registry.create("timm", hex_len=256, device="cuda", precision=precision).hash_many(files)
         agreement = 1 - np.mean([(a - b) / a.bit_count for a, b in zip(cpu, gpu)])
         assert agreement >= 0.98, (precision, agreement)
+
+
+def test_large_photos_transform_their_views_in_threads_with_the_same_bits(examples, tmp_path, monkeypatch):
+    from PIL import Image
+    big = tmp_path / "big.jpg"
+    photo = Image.open(examples / "parrots.png").convert("RGB")
+    photo.resize((photo.width * 5, photo.height * 5), Image.Resampling.BICUBIC).save(big, quality=90)
+    hasher = registry.create("timm", hex_len=256)
+    views = hasher._views(registry.load_image(big))
+    assert sum(v.width * v.height for v in views) >= deep.PARALLEL_PIXELS  # the threaded path
+    threaded = hasher.hash(big)
+    monkeypatch.setattr(deep, "PARALLEL_PIXELS", float("inf"))
+    assert hasher.hash(big).bits.tolist() == threaded.bits.tolist()
