@@ -35,6 +35,7 @@ CPU_CONFIGS = [
     ("v1 random projection, onnx, batch 8", {"batch_size": 8}),
     ("v1 random projection, onnx, views=1", {"views": 1}),
     ("v1 random projection, torch (main's engine)", {"engine": "torch"}),
+    ("v1 random projection, onnx, fast=True (reduced-scale JPEG decoding)", {"fast": True}),
     ("learned-v1 (opt-in), onnx, batch 1", {"projection": "learned-v1"}),
     ("learned-v1 (opt-in), torch, batch 1", {"projection": "learned-v1", "engine": "torch"}),
 ]

@@ -219,7 +219,7 @@ class TimmHasher(Hasher):
     prefetch = 1
     defaults = {"model": DEFAULT_MODEL, "device": "auto", "weights": None, "pretrained": True,
                 "seed": 0, "views": 2, "precision": "auto", "batch_size": None, "projection": "auto",
-                "engine": "auto"}
+                "engine": "auto", "fast": False}
     similar_threshold = 0.2
 
     def __init__(self, hex_len: int = 16, **options: Any):
@@ -239,6 +239,8 @@ class TimmHasher(Hasher):
                              f"got {opts['views']!r}")
         if opts["projection"] not in PROJECTIONS:
             raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}, got {opts['projection']!r}")
+        if not isinstance(opts["fast"], bool):
+            raise ValueError(f"fast must be True or False, got {opts['fast']!r}")
         self.device = resolve_device(opts["device"])
         self.source = weights_source(opts["model"], opts["weights"], bool(opts["pretrained"]), opts["seed"])
         self.recipe = resolve_recipe(opts["model"], self.source.tag, opts["views"], opts["projection"])
@@ -276,9 +278,11 @@ class TimmHasher(Hasher):
 
         Every resize stays a downscale by at least 1.5x (the centre view keeps 75%), and the decode of
         a 12 Mpx photo drops from about 90 ms to 20. The v1 ``random`` projection keeps full decoding,
-        so its bits stay exactly those of v1.
+        so its bits stay exactly those of v1, unless ``fast=True`` (as for the classical hashes): about
+        2-3% of its bits then differ on large JPEGs (1-2 of 64), so ``fast`` is not part of the identity
+        and a fast hash compares with an exact one.
         """
-        if self.recipe.projection == "random":
+        if self.recipe.projection == "random" and not self.options["fast"]:
             return None
         _, height, _ = self.network.data_config["input_size"]
         crop_pct = self.network.data_config.get("crop_pct") or 0.875
@@ -296,7 +300,7 @@ class TimmHasher(Hasher):
 
     @property
     def identity(self) -> dict[str, Any]:
-        # Device, precision, engine and batch size change speed, not meaning: CPU and GPU hashes compare.
+        # Device, precision, engine, batch size and fast decoding change speed, not meaning: they compare.
         ident = {"model": self.options["model"], "weights": self.source.tag, "seed": self.options["seed"],
                  "views": self.options["views"]}
         if self.recipe.projection == "random":

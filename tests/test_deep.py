@@ -175,3 +175,19 @@ def test_large_photos_transform_their_views_in_threads_with_the_same_bits(exampl
     threaded = hasher.hash(big)
     monkeypatch.setattr(deep, "PARALLEL_PIXELS", float("inf"))
     assert hasher.hash(big).bits.tolist() == threaded.bits.tolist()
+
+
+def test_fast_decodes_large_jpegs_smaller_and_still_compares_with_exact_hashes(examples, tmp_path):
+    from PIL import Image
+    big = tmp_path / "big.jpg"
+    photo = Image.open(examples / "lighthouse.png").convert("RGB")
+    photo.resize((photo.width * 8, photo.height * 8), Image.Resampling.BICUBIC).save(big, quality=90)
+    exact, fast = registry.create("timm", hex_len=64), registry.create("timm", hex_len=64, fast=True)
+    assert exact.draft_size is None and fast.draft_size  # v1 keeps full decoding unless asked
+    e, f = exact.hash(big), fast.hash(big)
+    assert e.options == f.options  # the same identity: they compare
+    assert e - f <= 6              # a few bits of 64, far inside the 'similar' threshold
+    png = examples / "parrots.png"
+    assert fast.hash(png) == exact.hash(png)  # nothing to skip outside large JPEGs
+    with pytest.raises(ValueError, match="fast"):
+        registry.create("timm", fast="yes")
