@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,7 +39,7 @@ from registry.loading import load_image
 from registry.optional import missing_message
 from registry.value import ImageHash
 
-from . import deep_device
+from . import deep_cpu, deep_device
 from .deep_engine import ENGINES, TorchNetwork, _network, _networks, choose_engine  # noqa: F401
 from .deep_preprocess import eval_transform
 from .deep_weights import (DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, MODEL_CACHE_SIZE,  # noqa: F401
@@ -256,6 +257,7 @@ class TimmHasher(Hasher):
         self.transform = eval_transform(self.network.data_config) or self._timm_transform()
         # JPEG files decode on the device when the network runs there (tests switch it on for the CPU).
         self.decode_on_device = self.device != "cpu" and self.engine == "torch" and deep_device.available()
+        self._local = threading.local()  # deep_cpu gives each of its threads a network of its own
         self.centering = self.recipe.centering
         self.mean = self.recipe.mean
 
@@ -336,7 +338,8 @@ class TimmHasher(Hasher):
         """Feature parts for a (n * views, 3, H, W) batch: a numpy array, or a torch tensor on the device."""
         if self.engine == "torch":
             return self.network.run(batch, self.precision)
-        return self.network.run(batch if isinstance(batch, np.ndarray) else batch.cpu().numpy())
+        network = getattr(self._local, "network", None) or self.network  # deep_cpu's threads have their own
+        return network.run(batch if isinstance(batch, np.ndarray) else batch.cpu().numpy())
 
     def pooled(self, feats: np.ndarray, n: int) -> np.ndarray:
         """The embeddings of ``n`` images from their views' features: views averaged, parts normalised."""
@@ -353,11 +356,15 @@ class TimmHasher(Hasher):
     def iter_hashes(self, sources, *, batch_size: int = 32):
         """On a GPU, JPEG files are decoded and transformed on the device (``deep_device``).
 
-        On the CPU, sources are read a couple at a time, so the prefetch thread decodes the next ones
-        while the network runs on these: with 32 at a time, a folder of 24 photos was one batch,
-        decoded before any network ran (Kodak: 30 images/s; in pairs: 46; the bits are the same).
+        On the CPU with ONNX Runtime, one image per core goes through decode, views and network at once
+        (``deep_cpu``). With eager torch, sources are read a couple at a time, so the prefetch thread
+        decodes the next ones while the network runs on these (with 32 at a time, a folder of 24 photos
+        was one batch, decoded before any network ran). The bits are the same every way.
         """
         if not self.decode_on_device:
+            if self.device == "cpu" and self.engine == "onnx" and self.batch_size == 1 and deep_cpu.cores() > 1:
+                yield from deep_cpu.stream(self, sources, min(deep_cpu.cores(), MAX_CPU_WORKERS))
+                return
             if self.device == "cpu":
                 batch_size = min(batch_size, max(CPU_PIPELINE_CHUNK, self.batch_size))
             yield from super().iter_hashes(sources, batch_size=batch_size)
@@ -388,6 +395,8 @@ class TimmHasher(Hasher):
 
 #: Sources read per step on the CPU (see ``TimmHasher.iter_hashes``): measured best on 2 cores.
 CPU_PIPELINE_CHUNK = 2
+#: Images hashed at once on the CPU with ONNX Runtime (one per core, up to this many).
+MAX_CPU_WORKERS = 8
 #: Views with at least this many pixels in all are transformed in threads (smaller ones: not worth it).
 PARALLEL_PIXELS = 2_000_000
 

@@ -68,14 +68,31 @@ class OnnxNetwork:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
         options.inter_op_num_threads = 1
+        self.path = path
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.meta = dict(meta)
         self.data_config = meta["data_config"]
-        self.lock = threading.Lock()  # one run at a time: ORT already uses every thread it was given
+        # One run at a time when ORT already uses every core; a single-threaded session runs concurrently.
+        self.lock = threading.Lock() if options.intra_op_num_threads > 1 else None
+        self._single: Optional["OnnxNetwork"] = None
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        x = {"x": np.ascontiguousarray(batch, dtype=np.float32)}
+        if self.lock is None:
+            return self.session.run(None, x)[0]
         with self.lock:
-            return self.session.run(None, {"x": np.ascontiguousarray(batch, dtype=np.float32)})[0]
+            return self.session.run(None, x)[0]
+
+    def single_threaded(self) -> "OnnxNetwork":
+        """A second session of the same export on one thread, for one caller per core at once (bulk
+        hashing): ORT sessions may be run from several threads, and one image per core beats one
+        image on all cores, whose decoding and resizing would then wait."""
+        if self.lock is None:
+            return self
+        with self.lock:
+            if self._single is None:
+                self._single = OnnxNetwork(self.path, self.meta, threads=1)
+            return self._single
 
 
 def key_name(key: Mapping[str, Any]) -> str:

@@ -112,3 +112,27 @@ def test_a_process_without_torch_exports_in_a_child_and_stays_without_it(tmp_pat
     expected = str(registry.create("timm", hex_len=16, engine="torch").hash(examples / "parrots.png"))
     assert out.stdout.split() == [expected, "onnx", "False"], out.stderr[-2000:]
     assert list((tmp_path / "onnx").glob("*.onnx"))
+
+
+def test_bulk_hashing_one_image_per_core_gives_the_serial_records_in_order(examples, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from hashers import deep_cpu
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    sources = [*files(examples), tmp_path / "missing.png", corrupt, (examples / "parrots.png").read_bytes(),
+               Image.open(examples / "lighthouse.png"), *files(examples)[:2]]
+    hasher = registry.create("timm", hex_len=64)
+    assert hasher.engine == "onnx"
+    monkeypatch.setattr(deep_cpu, "cores", lambda: 2)
+    parallel = hasher.hash_many(sources, errors="return")
+    records = list(hasher.iter_hashes(sources))
+    monkeypatch.setattr(deep_cpu, "cores", lambda: 1)  # the one-at-a-time path
+    serial = hasher.hash_many(sources, errors="return")
+    assert [r.index for r in records] == list(range(len(sources)))
+    assert [type(x) for x in parallel] == [type(x) for x in serial]
+    for p, s in zip(parallel, serial):
+        if isinstance(s, registry.ImageHash):
+            assert p == s and p.colour == s.colour and p.detail == s.detail
+        else:
+            assert str(p) == str(s)
