@@ -18,6 +18,12 @@ from typing import Any, Iterable, Iterator
 
 
 def cores() -> int:
+    """The cores this process may use: ``IMAGE_DEEP_HASH_THREADS`` (set in process-pool and Ray workers to
+    their share), or else every core it may run on."""
+    try:
+        return max(1, int(os.environ["IMAGE_DEEP_HASH_THREADS"]))
+    except (KeyError, ValueError):
+        pass
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):

@@ -60,13 +60,18 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             os.unlink(tmp)
 
 
+def _cores() -> int:
+    from .deep_cpu import cores
+    return cores()
+
+
 class OnnxNetwork:
     """ORT session for one exported feature module; ``run(batch) -> (N, dim)`` like the torch module."""
 
     def __init__(self, path: Path, meta: Mapping[str, Any], threads: Optional[int] = None):
         import onnxruntime as ort
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
+        options.intra_op_num_threads = threads or min(_cores(), 8)
         options.inter_op_num_threads = 1
         self.path = path
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -27,6 +27,15 @@ def run_local(spec: Mapping[str, Any], sources: Iterable[Any], *, batch_size: in
     yield from create(**spec).iter_hashes(sources, batch_size=batch_size)
 
 
+#: How many threads one hashing process may use (read by hashers that run their own; unset: every core).
+THREADS_ENV = "IMAGE_DEEP_HASH_THREADS"
+
+
+def limit_threads(n: int) -> None:
+    """Run in a worker process: this process may use ``n`` threads for hashing."""
+    os.environ[THREADS_ENV] = str(max(1, int(n)))
+
+
 def _hash_chunk_in_worker(spec: Mapping[str, Any], start: int, chunk: list) -> list[dict]:
     """Runs in a worker: plain dicts cross the process boundary, not ImageHash objects."""
     hasher = _worker_hasher(spec)
@@ -63,7 +72,11 @@ def run_process_pool(spec: Mapping[str, Any], sources: Iterable[Any], *, workers
     ctx = multiprocessing.get_context("spawn")
     done: dict[int, list[dict]] = {}
     next_chunk = 0
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    # Each worker gets its share of the cores, so a hasher that runs threads of its own (the deep hash's
+    # one image per core) does not start cores x workers of them.
+    share = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=limit_threads,
+                             initargs=(share,)) as pool:
         pending: dict[Future, int] = {pool.submit(_hash_chunk_in_worker, dict(spec), start, chunk): k
                                       for k, (start, chunk) in enumerate(chunks)}
         while pending:

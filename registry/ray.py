@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
+from .engines import limit_threads
 from .factory import create
 from .files import find_images, image_extensions
 from .manifest import FORMAT, HashRun, ManifestEntry, ManifestError, ManifestWriter, header_for, parse_entry
@@ -107,6 +108,19 @@ def _record_fields(record) -> dict[str, Any]:
             "detail": h.detail, "colour": h.colour}
 
 
+def _limit_to_assigned_cpus() -> None:
+    """An actor hashes with the CPUs Ray gave it, not with every core of the machine."""
+    try:
+        import ray
+        context = ray.get_runtime_context()
+        if context.get_actor_id() is None:  # the driver (a test calling the actor directly): leave it be
+            return
+        cpus = context.get_assigned_resources().get("CPU", 1)
+    except Exception:
+        return
+    limit_threads(max(1, int(cpus)))
+
+
 class HashActor:
     """The callable class for ``map_batches``: one hasher per actor, built from the spec.
 
@@ -116,6 +130,7 @@ class HashActor:
     """
 
     def __init__(self, spec: Mapping[str, Any], batch_size: int = 32):
+        _limit_to_assigned_cpus()
         self.spec = dict(spec)
         self.hasher = create(**self.spec)
         self.batch_size = max(1, int(batch_size))

@@ -136,3 +136,18 @@ def test_bulk_hashing_one_image_per_core_gives_the_serial_records_in_order(examp
             assert p == s and p.colour == s.colour and p.detail == s.detail
         else:
             assert str(p) == str(s)
+
+
+def test_a_worker_given_one_thread_hashes_one_image_at_a_time(examples, monkeypatch):
+    from hashers import deep_cpu
+    from registry import engines
+    calls = []
+    real = deep_cpu.stream
+    monkeypatch.setattr(deep_cpu, "stream", lambda *a: calls.append(a[2]) or real(*a))
+    hasher = registry.create("timm", hex_len=16)
+    monkeypatch.setenv(engines.THREADS_ENV, "2")
+    assert deep_cpu.cores() == 2
+    two = hasher.hash_many(files(examples))
+    assert calls == [2]
+    monkeypatch.setenv(engines.THREADS_ENV, "1")  # what a process-pool worker on 2 cores with 2 workers gets
+    assert hasher.hash_many(files(examples)) == two and calls == [2]
