@@ -222,6 +222,8 @@ def compare_layout() -> None:
     running_example = gallery.load_input_event.then(
         tab.compare_images, compare_inputs, outputs, js=SHOW_VERDICT, show_progress_on=[verdict],
         trigger_mode="always_last", api_visibility="private")
+    # Again once the answer is there: the example's pictures loading above it can push it out of view.
+    running_example.then(None, None, None, js=SHOW_VERDICT, api_visibility="private")
 
     # A result never stays beside inputs that did not produce it: any change empties the outputs
     # in the browser at once, and a person's edit also cancels work still running for the old inputs.

@@ -220,7 +220,11 @@ def test_nothing_is_cut_off_at_desktop_and_phone_width(open_page, output_dir, vi
     set_length(page, 256)
     click_example(page, 1)
     shown = verdict(page)
-    box = shown.bounding_box()  # brought into view after the click, also on a phone
+    # Brought into view after the click and again when the answer arrives, also on a phone (the
+    # scroll is smooth: wait for it to end rather than read the box mid-way).
+    page.wait_for_function("() => { const r = document.getElementById('verdict').getBoundingClientRect();"
+                           " return r.top < window.innerHeight && r.bottom > 0; }", timeout=10_000)
+    box = shown.bounding_box()
     assert box["y"] < viewport["height"] and box["y"] + box["height"] > 0
     page.screenshot(path=str(output_dir / "result.png"))
     page.locator("#compare_all").click()
