@@ -256,7 +256,8 @@ class TimmHasher(Hasher):
         self.batch_size = opts["batch_size"] or (1 if self.device == "cpu" else 64)
         self.transform = eval_transform(self.network.data_config) or self._timm_transform()
         # JPEG files decode on the device when the network runs there (tests switch it on for the CPU).
-        self.decode_on_device = self.device != "cpu" and self.engine == "torch" and deep_device.available()
+        self.decode_on_device = (self.device != "cpu" and self.engine == "torch" and deep_device.available()
+                                 and deep_device.supports(self.network.data_config))
         self._local = threading.local()  # deep_cpu gives each of its threads a network of its own
         self.centering = self.recipe.centering
         self.mean = self.recipe.mean
@@ -330,7 +331,8 @@ class TimmHasher(Hasher):
         Downscaling a 12 Mpx photo's two views takes most of its hash on the CPU, and Pillow releases
         the GIL while it resizes, so threads share the work with the same result, pixel for pixel.
         """
-        if len(views) > 1 and sum(v.width * v.height for v in views) >= PARALLEL_PIXELS:
+        in_cpu_worker = getattr(self._local, "network", None) is not None  # deep_cpu: the cores are busy
+        if not in_cpu_worker and len(views) > 1 and sum(v.width * v.height for v in views) >= PARALLEL_PIXELS:
             return list(_transform_pool().map(self.transform, views))
         return [self.transform(v) for v in views]
 
@@ -404,7 +406,7 @@ PARALLEL_PIXELS = 2_000_000
 @lru_cache(maxsize=1)
 def _transform_pool():
     from concurrent.futures import ThreadPoolExecutor
-    return ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 1)),
+    return ThreadPoolExecutor(max_workers=max(2, min(4, deep_cpu.cores())),
                               thread_name_prefix="idh-transform")
 
 

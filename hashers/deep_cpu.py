@@ -18,16 +18,16 @@ from typing import Any, Iterable, Iterator
 
 
 def cores() -> int:
-    """The cores this process may use: ``IMAGE_DEEP_HASH_THREADS`` (set in process-pool and Ray workers to
-    their share), or else every core it may run on."""
+    """The cores this process may hash with: those it may run on, or fewer where
+    ``IMAGE_DEEP_HASH_THREADS`` says so (process-pool and Ray workers set it to their share)."""
     try:
-        return max(1, int(os.environ["IMAGE_DEEP_HASH_THREADS"]))
-    except (KeyError, ValueError):
-        pass
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
+        usable = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        usable = max(1, os.cpu_count() or 1)
+    try:
+        return max(1, min(usable, int(os.environ["IMAGE_DEEP_HASH_THREADS"])))
+    except (KeyError, ValueError):
+        return usable
 
 
 def stream(hasher, sources: Iterable[Any], workers: int) -> Iterator:
@@ -41,7 +41,8 @@ def stream(hasher, sources: Iterable[Any], workers: int) -> Iterator:
         finally:
             hasher._local.network = None
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="idh-cpu") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="idh-cpu")
+    try:
         pending: collections.deque = collections.deque()
         for index, src in enumerate(sources):
             pending.append(pool.submit(one, index, src))
@@ -49,3 +50,5 @@ def stream(hasher, sources: Iterable[Any], workers: int) -> Iterator:
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
+    finally:  # a consumer that stops early (or an error) does not wait for images nobody will read
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -37,6 +37,13 @@ _ORIENTATION = 0x0112
 MAX_ASPECT = 4
 
 
+def supports(config: Mapping[str, Any]) -> bool:
+    """Whether ``DeviceInputs`` does this model's eval transform: the common case ``deep_preprocess``
+    also covers (shorter side, centre crop, square input), with bicubic or bilinear resizing."""
+    from .deep_preprocess import eval_transform
+    return config.get("interpolation", "bilinear") in ("bicubic", "bilinear") and eval_transform(config) is not None
+
+
 def available() -> bool:
     """Whether torchvision can decode JPEGs into tensors here (the device path's one dependency)."""
     try:
@@ -93,8 +100,7 @@ class DeviceInputs:
         _, self.height, self.width = data_config["input_size"]
         crop_pct = data_config.get("crop_pct") or 0.875
         self.scale = math.floor(self.height / crop_pct)
-        self.mode = {"bicubic": "bicubic", "bilinear": "bilinear"}.get(data_config.get("interpolation", "bilinear"),
-                                                                        "bilinear")
+        self.mode = data_config.get("interpolation", "bilinear")  # bicubic or bilinear: see supports()
         self.views = views
         self.device = device
         self.mean = torch.tensor(data_config["mean"], dtype=torch.float32, device=device).view(3, 1, 1)
@@ -197,19 +203,25 @@ def _chunk(hasher, inputs: DeviceInputs, start: int, chunk: list, found: list) -
     from registry.errors import HasherError
     from registry.results import HashResult
 
+    def on_device(items: list) -> tuple[list, Any, list]:
+        decoded = inputs.decode(items)
+        images = [img for img in decoded if img is not None]
+        if not images:
+            return decoded, None, []
+        return decoded, hasher.run_network(inputs.batch(images)), inputs.thumbnails(images)
+
     wanted = [k for k, item in enumerate(found) if item is not None]
-    decoded = dict(zip(wanted, inputs.decode([found[k] for k in wanted]))) if wanted else {}
-    keys = [k for k in wanted if decoded[k] is not None]
     records: dict[int, HashResult] = {}
-    if keys:
-        images = [decoded[k] for k in keys]
-        try:
-            feats = hasher._call(hasher.run_network, inputs.batch(images))
-            bits = hasher.bits_from_embeddings(hasher.pooled(feats, len(images)))
-            for k, b, thumb in zip(keys, bits, inputs.thumbnails(images)):
-                records[k] = HashResult(start + k, chunk[k], hash=hasher._wrap(b, thumb))
+    if wanted:
+        try:  # anything that fails on the device (out of memory, say) goes the CPU way, which explains it
+            decoded, feats, thumbs = hasher._call(on_device, [found[k] for k in wanted])
+            keys = [k for k, img in zip(wanted, decoded) if img is not None]
+            if keys:
+                bits = hasher.bits_from_embeddings(hasher.pooled(feats, len(keys)))
+                for k, b, thumb in zip(keys, bits, thumbs):
+                    records[k] = HashResult(start + k, chunk[k], hash=hasher._wrap(b, thumb))
         except HasherError:
-            records = {}  # the CPU path finds which image fails, and hashes the others
+            records = {}
     rest = [k for k in range(len(chunk)) if k not in records]
     if rest:
         cpu = hasher._compute_chunk(hasher._load_chunk(0, [chunk[k] for k in rest]))

@@ -74,7 +74,15 @@ def run_process_pool(spec: Mapping[str, Any], sources: Iterable[Any], *, workers
     next_chunk = 0
     # Each worker gets its share of the cores, so a hasher that runs threads of its own (the deep hash's
     # one image per core) does not start cores x workers of them.
-    share = max(1, (os.cpu_count() or 1) // workers)
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    try:
+        usable = min(usable, int(os.environ[THREADS_ENV]))
+    except (KeyError, ValueError):
+        pass
+    share = max(1, usable // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=limit_threads,
                              initargs=(share,)) as pool:
         pending: dict[Future, int] = {pool.submit(_hash_chunk_in_worker, dict(spec), start, chunk): k

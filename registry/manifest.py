@@ -371,6 +371,13 @@ def hash_stream(hasher, files: list[Path], workers: int = 1) -> Iterator:
     return hasher.iter_hashes(files)
 
 
+def same_spec(old: dict[str, Any], new: dict[str, Any], defaults: dict[str, Any]) -> bool:
+    """Whether a manifest's spec is this hasher's: an option the old spec lacks (added to the backend
+    since) counts as its default, so a manifest written before an option existed still resumes."""
+    filled = {**{k: v for k, v in defaults.items() if k not in old}, **old}
+    return filled == new
+
+
 def hash_folder(paths: Sequence[os.PathLike | str], output: os.PathLike | str, hasher, *,
                 recursive: bool = False, resume: bool = False, workers: int = 1,
                 progress: bool = False, on_error=None) -> HashRun:
@@ -392,7 +399,7 @@ def hash_folder(paths: Sequence[os.PathLike | str], output: os.PathLike | str, h
             raise ManifestError(f"'{output}' is a Parquet manifest, written whole: it cannot be resumed; "
                                 "write a new one")
         old = read_manifest(output)
-        if old.spec != spec:
+        if not same_spec(old.spec, spec, getattr(type(hasher), "defaults", {})):
             raise ManifestError(f"'{output}' was made with {old.spec}, not {spec}; "
                                 "resume with the same backend and options, or write a new manifest")
         if Path(old.header.get("root", "")) != root:

@@ -100,6 +100,24 @@ def test_hash_stream_order_and_indices_survive_small_batches(jpegs):
     assert [r.hash for r in records[len(jpegs):]] == [r.hash for r in records[:3]]
 
 
+def test_a_failure_on_the_device_sends_the_batch_the_cpu_way(jpegs, monkeypatch):
+    def out_of_memory(self, img):
+        raise RuntimeError("CUDA out of memory (simulated)")
+    cpu = registry.create("timm", hex_len=256, engine="torch").hash_many(jpegs[:4])
+    hasher = device_hasher()
+    monkeypatch.setattr(deep_device.DeviceInputs, "transform", out_of_memory)
+    assert hasher.hash_many(jpegs[:4], errors="return") == cpu  # exactly the CPU path's hashes
+
+
+def test_models_whose_transform_the_device_path_does_not_do_stay_on_the_cpu():
+    base = {"input_size": (3, 224, 224), "crop_pct": 0.875, "interpolation": "bicubic",
+            "mean": (0.5,) * 3, "std": (0.5,) * 3}
+    assert deep_device.supports(base)
+    for change in ({"interpolation": "lanczos"}, {"crop_mode": "squash"}, {"input_size": (3, 224, 256)},
+                   {"crop_pct": 1.2}):
+        assert not deep_device.supports({**base, **change}), change
+
+
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
 def test_on_a_gpu_jpegs_decode_there_and_agree_with_the_cpu(jpegs):
     gpu = registry.create("timm", hex_len=256, device="cuda")

@@ -100,6 +100,19 @@ def test_resume_refuses_a_manifest_of_another_backend(folder, manifest):
     assert code == 2 and "same backend" in err
 
 
+def test_a_manifest_written_before_an_option_existed_still_resumes_but_not_with_another_value(folder, manifest):
+    text = manifest.read_text().splitlines()
+    header = json.loads(text[0])
+    assert header["spec"]["fast"] is False          # an option the backend has now...
+    del header["spec"]["fast"]                      # ...that an older manifest does not name
+    body = [json.dumps(header)] + text[1:-1]       # and unfinished, so that resume has work to do
+    manifest.write_text("\n".join(body) + "\n")
+    code, _, err = run("hash", folder, "-r", "--output", manifest, "--resume")
+    assert code == 0, err                           # a missing option means its default
+    code, _, err = run("hash", folder, "-r", "-o", "fast=true", "--output", manifest, "--resume")
+    assert code == 2 and "same backend" in err      # another value of it does not
+
+
 def test_a_torn_last_line_is_cut_off_and_the_manifest_completed(folder, manifest):
     complete = manifest.read_text()
     body = complete.splitlines(keepends=True)
