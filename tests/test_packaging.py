@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from PIL import Image
+
 import registry
 from registry import optional
 from tests.conftest import EXAMPLES, ROOT
@@ -73,8 +75,11 @@ def test_the_sdist_carries_everything_hashing_needs(sdist_and_wheel):
     assert needed and needed <= names
 
 
-def test_a_wheel_installed_outside_the_checkout_hashes_and_judges_like_the_checkout(sdist_and_wheel, tmp_path):
+@pytest.fixture(scope="module")
+def installed(sdist_and_wheel, tmp_path_factory) -> tuple[Path, dict, Path, str]:
+    """(python, environment, a folder outside the checkout, site-packages) with the wheel installed."""
     _, wheel = sdist_and_wheel
+    tmp_path = tmp_path_factory.mktemp("installed")
     env_dir = tmp_path / "env"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
@@ -88,17 +93,45 @@ def test_a_wheel_installed_outside_the_checkout_hashes_and_judges_like_the_check
     run_dir = tmp_path / "elsewhere"
     run_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    return python, env, run_dir, target
+
+
+def test_a_wheel_installed_outside_the_checkout_hashes_and_judges_like_the_checkout(installed):
+    python, env, run_dir, target = installed
     out = subprocess.run([str(python), "-c", PROBE, str(EXAMPLES), json.dumps(BACKENDS), json.dumps(PAIRS)],
                          capture_output=True, text=True, cwd=run_dir, env=env)
     assert out.returncode == 0, out.stderr
-    installed = json.loads(out.stdout)
-    assert installed["registry"].startswith(target) and installed["hashers"].startswith(target)
-    assert installed["results"] == checkout_results()
-    console = env_dir / "bin" / "image-deep-hash"
+    installed_results = json.loads(out.stdout)
+    assert installed_results["registry"].startswith(target) and installed_results["hashers"].startswith(target)
+    assert installed_results["results"] == checkout_results()
+    console = python.parent / "image-deep-hash"
     if not console.exists():  # pip --target does not write scripts; the module entry is the same main
         listing = subprocess.run([str(python), "-m", "registry", "list"], capture_output=True, text=True,
                                  cwd=run_dir, env=env)
         assert listing.returncode == 0 and "timm" in listing.stdout
+
+
+def test_installed_the_round_2_commands_find_their_data_too(installed, tmp_path):
+    """Manifests name the installed version; check, dedup and the dihedral compare use the shipped
+    thresholds (their dihedral keys included) exactly as the checkout does."""
+    python, env, run_dir, _ = installed
+    turned = tmp_path / "turned.png"
+    Image.open(EXAMPLES / "parrots.png").rotate(90, expand=True).save(turned)
+    manifest = tmp_path / "m.jsonl"
+    cli = lambda *args: subprocess.run([str(python), "-m", "registry", *map(str, args)], capture_output=True,
+                                       text=True, cwd=run_dir, env=env)
+    made = cli("hash", EXAMPLES, "--output", manifest)
+    assert made.returncode == 0, made.stderr
+    header = json.loads(manifest.read_text().splitlines()[0])
+    assert header["image_deep_hash"] == PYPROJECT["project"]["version"]
+    checked = cli("check", manifest, "--root", EXAMPLES)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    turned_cli = cli("compare", EXAMPLES / "parrots.png", turned, "--dihedral", "--json")
+    assert turned_cli.returncode == 0, turned_cli.stderr
+    here = registry.compare(EXAMPLES / "parrots.png", turned, dihedral=True)
+    there = json.loads(turned_cli.stdout)
+    assert (there["verdict"], there.get("orientation"), there["threshold"]) == \
+        (here.verdict, here.orientation, here.threshold)
 
 
 def test_a_model_with_a_shipped_mean_refuses_to_run_without_it(monkeypatch, tmp_path):
