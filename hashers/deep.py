@@ -13,7 +13,7 @@ Why this shape:
   *k* is the sign of the image's coordinate along direction *k*: the *prefix property* holds, with the
   best directions first. (Random hyperplanes in the whitened space measured far worse: they spend bits
   on the noisy directions.) The ``seed`` option does not change learned bits.
-- **Projection ``random``** is the v1 hash, bit for bit: the pre-logits embedding, centred by a shipped
+- **Projection ``random``** (``deep_recipe``) is the v1 hash, bit for bit: the pre-logits embedding, centred by a shipped
   mean, projected onto ``RandomState(seed)`` hyperplanes (SimHash). It stays available, and its hashes
   keep their identity, so stored v1 hashes compare with new ``random`` ones and never with learned ones.
 - **Engines** (``deep_engine``). On the CPU the network runs in ONNX Runtime when it is installed (``engine="auto"``), 2-3x
@@ -26,14 +26,12 @@ from __future__ import annotations
 import difflib
 import os
 import threading
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from registry.errors import HasherError
 from registry.hasher import Hasher
 from registry.loading import load_image
 from registry.optional import missing_message
@@ -42,20 +40,13 @@ from registry.value import ImageHash
 from . import deep_cpu, deep_device
 from .deep_engine import ENGINES, TorchNetwork, _network, _networks, choose_engine  # noqa: F401
 from .deep_preprocess import eval_transform
+from .deep_recipe import (LEARNED, MAX_BITS, MEANS_DIR, PROJECTIONS, SHIPPED_LEARNED,  # noqa: F401
+                          SHIPPED_MEANS, Recipe, _projection, centering_file, learned_file,
+                          load_centering, resolve_recipe)
 from .deep_weights import (DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, MODEL_CACHE_SIZE,  # noqa: F401
                            LoadedModel, WeightsSource, WeightsUnavailable, _cache, cached_hub_file,
                            load_model, map_in_order, timm_module, weights_source)
 
-MAX_BITS = 1024
-#: Package data: inside the installed package, wherever it is installed (wheel, editable, checkout).
-MEANS_DIR = Path(__file__).resolve().parent / "data" / "deep"
-#: (model, weights tag, views) that ship a fitted mean in MEANS_DIR. For these, a missing file means
-#: a broken installation; falling back to self-centring would silently change every hash.
-SHIPPED_MEANS = frozenset({(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 1), (DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 2)})
-#: (model, weights tag, views) that ship a fitted learned-v1 projection; missing means broken, likewise.
-SHIPPED_LEARNED = frozenset({(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 2)})
-LEARNED = "learned-v1"
-PROJECTIONS = ("auto", "random", LEARNED)
 #: timm models that the option menu offers when their weights are in the local Hugging Face cache.
 WELL_KNOWN_MODELS = ("vit_small_patch16_224", "convnext_tiny", "resnet50", "efficientnet_b0",
                      "mobilenetv3_large_100")
@@ -128,75 +119,6 @@ def _centre_crop(img, keep: float = 0.75):
     """The centre ``keep`` of each side: the second view of the two-view embedding."""
     dx, dy = round(img.width * (1 - keep) / 2), round(img.height * (1 - keep) / 2)
     return img.crop((dx, dy, img.width - dx, img.height - dy)) if dx or dy else img
-
-
-# --- shipped data: v1 centring means, learned projections ----------------------------------------
-def _data_name(model_name: str, weights_tag: str, views: int, suffix: str = "") -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_"
-                   for c in f"{model_name}__{weights_tag}__views{views}{suffix}")
-
-
-def centering_file(model_name: str, weights_tag: str, views: int) -> Path:
-    return MEANS_DIR / f"{_data_name(model_name, weights_tag, views)}.npy"
-
-
-def learned_file(model_name: str, weights_tag: str, views: int) -> Path:
-    return MEANS_DIR / f"{_data_name(model_name, weights_tag, views, '__' + LEARNED)}.npz"
-
-
-def load_centering(model_name: str, weights_tag: str, views: int) -> Optional[np.ndarray]:
-    """The shipped mean embedding, None for models that have none; never None for one that has."""
-    path = centering_file(model_name, weights_tag, views)
-    if (model_name, weights_tag, views) in SHIPPED_MEANS and not path.is_file():
-        raise HasherError(f"this image-deep-hash installation is incomplete: the mean embedding "
-                          f"{path.name} that the deep hash of {model_name!r} needs is missing from "
-                          f"{path.parent}; reinstall the package")
-    return np.load(path) if path.is_file() else None
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """From network outputs to bits: which parts, how post-processed, which projection."""
-
-    projection: str
-    parts: tuple[str, ...]
-    widths: tuple[int, ...]
-    normalise: bool                 # L2-normalise each part after averaging the views
-    mean: Optional[np.ndarray]      # subtracted before projecting (None: each embedding's own mean)
-    basis: Optional[np.ndarray]     # (dim, MAX_BITS) whitening directions, best first; None for random
-    centering: str                  # the v1 identity field
-
-
-def _learned_recipe(path: Path) -> Recipe:
-    with np.load(path, allow_pickle=False) as data:
-        return Recipe(LEARNED, tuple(str(p) for p in data["parts"]), tuple(int(w) for w in data["widths"]),
-                      bool(data["normalise"]), data["mean"].astype(np.float64),
-                      data["basis"].astype(np.float64), "")
-
-
-def resolve_recipe(model_name: str, weights_tag: str, views: int, projection: str) -> Recipe:
-    path = learned_file(model_name, weights_tag, views)
-    shipped = (model_name, weights_tag, views) in SHIPPED_LEARNED
-    if projection == LEARNED and shipped and not path.is_file():
-        raise HasherError(f"this image-deep-hash installation is incomplete: the learned projection "
-                          f"{path.name} is missing from {path.parent}; reinstall the package")
-    if projection == LEARNED and not path.is_file():
-        raise ValueError(f"projection={LEARNED!r} has no fitted parameters for model {model_name!r} with "
-                         f"weights {weights_tag!r} and views={views}; use projection='random' or fit "
-                         f"them with benchmarks/fit_deep_projection.py")
-    if projection == LEARNED and path.is_file():
-        return _learned_recipe(path)
-    mean = load_centering(model_name, weights_tag, views)
-    centering = "mean:" + centering_file(model_name, weights_tag, views).stem if mean is not None else "self"
-    return Recipe("random", ("head_avg",), (), False, mean, None, centering)
-
-
-@lru_cache(maxsize=16)
-def _projection(dim: int, seed: int) -> np.ndarray:
-    """MAX_BITS x dim Gaussian hyperplanes from a frozen-stream generator; row k gives bit k."""
-    planes = np.random.RandomState(seed).standard_normal((MAX_BITS, dim))
-    planes.flags.writeable = False  # shared by every hasher with this seed
-    return planes
 
 
 def _in_hub_cache(model_name: str) -> bool:

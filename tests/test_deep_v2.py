@@ -49,7 +49,8 @@ def test_a_grayscale_copy_is_closer_than_a_different_photo(examples):
 
 
 def test_the_learned_projection_refuses_to_run_without_its_shipped_file(monkeypatch, tmp_path):
-    monkeypatch.setattr(deep, "MEANS_DIR", tmp_path)
+    from hashers import deep_recipe
+    monkeypatch.setattr(deep_recipe, "MEANS_DIR", tmp_path)
     with pytest.raises(registry.HasherError, match="installation is incomplete"):
         registry.create("timm", **V2)
 

@@ -136,8 +136,8 @@ def test_installed_the_round_2_commands_find_their_data_too(installed, tmp_path)
 
 def test_a_model_with_a_shipped_mean_refuses_to_run_without_it(monkeypatch, tmp_path):
     pytest.importorskip("timm")
-    from hashers import deep
-    monkeypatch.setattr(deep, "MEANS_DIR", tmp_path)  # as if the data file had not been installed
+    from hashers import deep_recipe
+    monkeypatch.setattr(deep_recipe, "MEANS_DIR", tmp_path)  # as if the data file had not been installed
     with pytest.raises(registry.HasherError, match="installation is incomplete"):
         registry.create("timm", hex_len=16)
 
