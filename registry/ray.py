@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 
 from .engines import limit_threads
 from .factory import create
-from .files import find_images, image_extensions
+from .files import file_digest, find_images, image_extensions
 from .manifest import FORMAT, HashRun, ManifestEntry, ManifestError, ManifestWriter, header_for, parse_entry
 from .optional import require
 
@@ -158,11 +158,7 @@ class HashActor:
             row: dict[str, Any] = {"path": rel}
             try:
                 st = os.stat(file)
-                digest = hashlib.sha256()
-                with open(file, "rb") as f:
-                    for block in iter(lambda: f.read(1 << 20), b""):
-                        digest.update(block)
-                row.update(size=st.st_size, mtime=st.st_mtime, sha256=digest.hexdigest())
+                row.update(size=st.st_size, mtime=st.st_mtime, sha256=file_digest(file))
             except OSError as exc:   # no bytes to record: a row with the error only
                 row["error"] = f"cannot read '{file}': {exc.strerror or exc}"
                 rows.append(row)

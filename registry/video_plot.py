@@ -7,22 +7,15 @@ from __future__ import annotations
 
 import math
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-BACKGROUND = (255, 255, 255)
-INK = (30, 30, 30)
+from .drawing import BACKGROUND, INK, _font
+
 GRID = (228, 230, 236)
 LINE = (29, 78, 216)        # distance of each aligned pair
 FLAGGED = (210, 30, 30)     # the threshold, and the pairs beyond it
 MISSING = (217, 119, 6)     # frames of A that B lacks
 EXTRA = (126, 34, 206)      # frames of B that A lacks
-
-
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow without FreeType
-        return ImageFont.load_default()
 
 
 def _ticks(top: float, count: int = 5) -> list[float]:

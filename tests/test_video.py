@@ -376,8 +376,9 @@ def test_distance_plot_and_side_by_side(original, clips, photos, other_photo):
     result = registry_compare(original, swapped)
     plot = video.distance_plot(result, 600, 240)
     assert plot.size == (600, 240)
-    red = np.all(np.asarray(plot) == (210, 30, 30), axis=-1)
-    assert red.sum() > 100   # the threshold line and the flagged frame
+    red = lambda picture: int(np.all(np.asarray(picture) == (210, 30, 30), axis=-1).sum())
+    unflagged = video.distance_plot(registry_compare(original, original), 600, 240)
+    assert red(plot) > red(unflagged) + 40   # the flagged frame's dot, beyond the threshold line and legend
     frames = video.grab_frames(swapped, [30, 5], side=60)
     assert sorted(frames) == [5, 30] and min(frames[30].size) == 60
     seeking = video.grab_frames(swapped, [30, 5], side=60, times=[30 / FPS, 5 / FPS])
