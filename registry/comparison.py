@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -129,6 +130,15 @@ def layout_different() -> float:
 _thresholds = _calibration  # the name the tests clear
 
 
+def threshold_bits(threshold: float, bits: int) -> int:
+    """The largest distance, in bits, that ``threshold`` (a fraction of ``bits``) lets through.
+
+    One rule for every caller (verdicts, the index's radius, dedup): a threshold made from a bit count
+    (``radius / bits``) must give that count back, and ``threshold * bits`` in floats can fall just short
+    of it (15 / 44 * 44 = 14.999999999999998)."""
+    return int(math.floor(threshold * bits + 1e-9))
+
+
 def judge(hash_a: ImageHash, hash_b: ImageHash, distance: int, threshold: float,
           same_pixels: Optional[bool] = None) -> tuple[str, list[str], bool]:
     """(verdict, colour changes in words, low detail) for a pair; the one rule every face uses."""
@@ -139,7 +149,7 @@ def judge(hash_a: ImageHash, hash_b: ImageHash, distance: int, threshold: float,
     low = bool(details) and min(details) < limit
     colours = hash_a.colour is not None and hash_b.colour is not None
     changes = colour_change(hash_a.colour, hash_b.colour, colour_limits()) if colours else []
-    same_picture = distance <= threshold * hash_a.bit_count
+    same_picture = distance <= threshold_bits(threshold, hash_a.bit_count)
     if low:
         # The hash says little; the colour layout can still tell clearly different images apart.
         if colours and colour_stats(hash_a.colour, hash_b.colour)["layout"] > layout_different():
@@ -174,7 +184,7 @@ class Comparison:
     @property
     def same_picture(self) -> bool:
         """The hash's answer alone: within the calibrated distance (whatever the colours)."""
-        return self.distance <= self.threshold * self.bits
+        return self.distance <= threshold_bits(self.threshold, self.bits)
 
     @property
     def fetch_again(self) -> bool:

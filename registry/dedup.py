@@ -74,22 +74,26 @@ def radius_for(backend: str, hex_len: int, fallback: float = 0.15, *, dihedral: 
 def _dihedral_pairs(index: HashIndex, turned: Sequence[Sequence[ImageHash]], radius: int, penalty: int):
     """Pairs as ``compare(..., dihedral=True)`` finds them: within ``radius`` as they are, or within
     ``radius - penalty`` with one of them turned or mirrored (each image's 7 other orientations
-    searched against everyone as they are); a pair keeps its smallest distance."""
+    searched against everyone as they are); a pair keeps its smallest distance (as it is, on a tie).
+
+    Returns (i, j, d, t, k): image ``t`` of the pair was turned to orientation ``k`` (0: neither), so
+    that the pair is judged as ``compare`` judges it, with that orientation's colour signature."""
     i, j, d = index.pairs(radius)
-    found = [(i, j, d)]
+    none = np.zeros(len(i), dtype=np.int64)
+    found = [(i, j, d, none - 1, none)]
     for k in range(1, 8):
         if radius - penalty < 0:
             break
         q, ids, dist = index.cross_pairs([eight[k] for eight in turned], radius - penalty)
         other = q != ids
         q, ids, dist = q[other], ids[other], dist[other]
-        found.append((np.minimum(q, ids), np.maximum(q, ids), dist))
-    i, j, d = (np.concatenate(x) for x in zip(*found))
-    order = np.lexsort((d, j, i))
-    i, j, d = i[order], j[order], d[order]
+        found.append((np.minimum(q, ids), np.maximum(q, ids), dist, q, np.full(len(q), k, dtype=np.int64)))
+    i, j, d, t, k = (np.concatenate(x) for x in zip(*found))
+    order = np.lexsort((d, j, i))   # stable: as it is before turned, on equal distances
+    i, j, d, t, k = i[order], j[order], d[order], t[order], k[order]
     first = np.ones(len(i), dtype=bool)
     first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])   # the smallest distance of each pair
-    return i[first], j[first], d[first]
+    return i[first], j[first], d[first], t[first], k[first]
 
 
 def group_hashes(paths: Sequence[str], hashes: Sequence[ImageHash], radius: int,
@@ -107,17 +111,23 @@ def group_hashes(paths: Sequence[str], hashes: Sequence[ImageHash], radius: int,
     index.add(list(hashes))
     if turned is not None:
         penalty = turn_penalty(hashes[0].backend, hashes[0].hex_len)
-        i, j, d = _dihedral_pairs(index, turned, radius, penalty)
+        i, j, d, t, k = _dihedral_pairs(index, turned, radius, penalty)
     else:
         i, j, d = index.pairs(radius)
+        t = k = np.zeros(len(i), dtype=np.int64)
     keep = np.ones(len(i), dtype=bool)
     threshold = radius / hashes[0].bit_count
-    for k in range(len(i)):  # the verdict rule, on the few pairs within the radius
-        a, b = hashes[int(i[k])], hashes[int(j[k])]
-        if digests is not None and digests[int(i[k])] and digests[int(i[k])] == digests[int(j[k])]:
+    for m in range(len(i)):  # the verdict rule, on the few pairs within the radius
+        a, b = int(i[m]), int(j[m])
+        if digests is not None and digests[a] and digests[a] == digests[b]:
             continue
-        verdict, _, _ = judge(a, b, int(d[k]), threshold)
-        keep[k] = verdict != "different"
+        if k[m]:  # judged as found: the turned image in that orientation against the other as it is
+            other = b if t[m] == a else a
+            pair = (turned[int(t[m])][int(k[m])], hashes[other])
+        else:
+            pair = (hashes[a], hashes[b])
+        verdict, _, _ = judge(*pair, int(d[m]), threshold)
+        keep[m] = verdict != "different"
     i, j = i[keep], j[keep]
     graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)

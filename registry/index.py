@@ -55,7 +55,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .comparison import similar_threshold, turn_penalty
+from .comparison import similar_threshold, threshold_bits, turn_penalty
 from .hamming import _chunk_keys, _concat, _distance, _masks, _mih_join, brute_cross, brute_self
 from .optional import missing, require
 from .value import ImageHash, pack_bits, pack_hashes
@@ -100,12 +100,11 @@ class HashIndexError(ValueError):
 
 
 def default_radius(backend: str, hex_len: int, fallback: float = 0.15, *, dihedral: bool = False) -> int:
-    """``registry.compare``'s calibrated threshold in bits: the largest distance ``d`` for which its
-    rule ``d <= threshold * bits`` holds, computed with that very expression, so that the index and
-    ``compare`` always agree on which pairs are the same picture."""
+    """``registry.compare``'s calibrated threshold in bits, by the same ``threshold_bits`` that its
+    verdicts use, so that the index and ``compare`` always agree on which pairs are the same picture."""
     bits = 4 * hex_len
     threshold = similar_threshold(backend, hex_len, fallback, dihedral=dihedral)
-    return max(0, min(bits, math.floor(threshold * bits)))
+    return max(0, min(bits, threshold_bits(threshold, bits)))
 
 
 def faiss_available() -> bool:

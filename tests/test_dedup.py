@@ -182,3 +182,30 @@ def test_rotated_and_flipped_copies_group_only_with_dihedral(tmp_path):
     assert result.radius == radius_for("phash", 16, dihedral=True) and result.groups[0].distances == (0, 0, 0)
     code, out, _ = run("dedup", tmp_path, "--dihedral", "--json")
     assert code == 0 and len(json.loads(out)["groups"]) == 1
+
+
+def test_a_pair_at_exactly_the_radius_is_grouped_at_every_length():
+    from registry.dedup import group_hashes
+    rng = np.random.default_rng(3)
+    for bits, radius in [(44, 15), (148, 39), (124, 31), (88, 15)]:  # where radius / bits * bits < radius
+        a = rng.random(bits) > 0.5
+        b = a.copy()
+        b[:radius] = ~b[:radius]
+        hashes = [registry.ImageHash(x, "phash", detail=50.0) for x in (a, b)]
+        groups = group_hashes(["a", "b"], hashes, radius)
+        assert [list(g.files) for g in groups] == [["a", "b"]], (bits, radius)
+
+
+def test_a_flat_image_and_its_turned_copy_are_judged_as_compare_judges_them(tmp_path):
+    from registry.dedup import group_hashes
+    ramp = np.tile(np.linspace(80, 160, 256).astype(np.uint8), (256, 1))  # a gentle ramp: low detail
+    flat = Image.fromarray(ramp).convert("RGB")
+    flat.save(tmp_path / "flat.png")
+    flat.rotate(90, expand=True).save(tmp_path / "turned.png")
+    hasher = registry.create("phash", hex_len=16)
+    expected = registry.compare(tmp_path / "flat.png", tmp_path / "turned.png", dihedral=True)
+    turned = [hasher.hash_dihedral(tmp_path / name) for name in ("flat.png", "turned.png")]
+    groups = group_hashes(["flat.png", "turned.png"], [t[0] for t in turned], radius_for("phash", 16),
+                          turned=turned)
+    assert expected.verdict != "different" and expected.orientation not in (None, "identity")
+    assert [list(g.files) for g in groups] == [["flat.png", "turned.png"]]
