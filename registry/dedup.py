@@ -66,9 +66,8 @@ class DedupResult:
         return buffer.getvalue()
 
 
-def radius_for(backend: str, hex_len: int, fallback: float = 0.15, *, dihedral: bool = False) -> int:
-    """The calibrated threshold of ``registry.compare`` in bits (see ``registry.index.default_radius``)."""
-    return default_radius(backend, hex_len, fallback, dihedral=dihedral)
+#: The calibrated threshold of ``registry.compare`` in bits (the name dedup's callers know it by).
+radius_for = default_radius
 
 
 def _dihedral_pairs(index: HashIndex, turned: Sequence[Sequence[ImageHash]], radius: int, penalty: int):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
-from .errors import HasherError, ManifestError
+from .errors import ManifestError
 from .files import file_digest, find_images, image_extensions, safe_path  # noqa: F401
 from .value import ImageHash
 
@@ -456,9 +456,6 @@ def hash_folder(paths: Sequence[os.PathLike | str], output: os.PathLike | str, h
             write_atomically(output, header, (merged[r] for r in order if r in merged))
         else:
             writer.finish(len(kept) + len(written))
-    except HasherError:
-        writer.close()
-        raise
     finally:
         writer.close()
     return run

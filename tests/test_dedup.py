@@ -16,6 +16,9 @@ from registry.dedup import dedup, dedup_manifest, radius_for
 from registry.manifest import hash_folder
 from tests.cli_runner import run  # noqa: E402
 
+#: pHash-64's calibration as shipped: the radii dedup must use.
+SHIPPED = json.loads((Path(registry.__file__).parent / "data" / "thresholds.json").read_text())["thresholds"]["phash"]["16"]
+
 
 def originals() -> dict[str, np.ndarray]:
     from skimage import data
@@ -61,7 +64,7 @@ def test_dedup_finds_exactly_the_planted_groups(planted):
     result = dedup([planted], registry.create("phash"))
     assert sorted(map(set, (g.files for g in result.groups)), key=sorted) == sorted(expected_groups(), key=sorted)
     assert [p for p, _ in result.unreadable] == ["broken.png"]
-    assert result.radius == radius_for("phash", 16) and result.bits == 64
+    assert result.radius == SHIPPED["max_bits"] and result.bits == 64  # pHash-64's calibrated 17 bits
 
 
 def test_each_group_gives_distances_to_its_first_file(planted):
@@ -179,7 +182,7 @@ def test_rotated_and_flipped_copies_group_only_with_dihedral(tmp_path):
     assert dedup([tmp_path], hasher).groups == []
     result = dedup([tmp_path], hasher, dihedral=True)
     assert [set(g.files) for g in result.groups] == [{"cat.png", "cat_turned.png", "cat_flipped.png"}]
-    assert result.radius == radius_for("phash", 16, dihedral=True) and result.groups[0].distances == (0, 0, 0)
+    assert result.radius == SHIPPED["max_bits_dihedral"] and result.groups[0].distances == (0, 0, 0)
     code, out, _ = run("dedup", tmp_path, "--dihedral", "--json")
     assert code == 0 and len(json.loads(out)["groups"]) == 1
 

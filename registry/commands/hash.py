@@ -123,7 +123,7 @@ def _manifest_job(job, output, how: str, err, unfinished: str = "") -> int:
     except HasherError as exc:
         err.write(f"image-deep-hash: {exc}{unfinished}\n")
         return USAGE
-    kept = f", {done.skipped} kept from before" if hasattr(done, "skipped") else ""  # (Ray never resumes)
+    kept = f", {done.skipped} kept from before" if done.skipped else ""
     err.write(f"{output}: {done.files} files ({done.hashed} {how}{kept}, {len(done.failed)} unreadable)\n")
     return 1 if done.failed else 0
 
