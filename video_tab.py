@@ -151,13 +151,13 @@ def compare_videos(video_a, video_b, backend: str = common.DEFAULT_BACKEND,
                                  side=180, limits=_limits())
     frames_b = video.grab_frames(path_b, [p.index_b for p in worst],
                                  times=[p.time_b - result.offset for p in worst], side=180, limits=_limits())
-    shown, flagged = [], {id(q) for q in result.flagged}
+    shown = []
     for p in worst:
         if p.index_a in frames_a and p.index_b in frames_b:
             picture = video.side_by_side(frames_a[p.index_a], frames_b[p.index_b])
             shown.append((common.picture_file(picture),
                           f"{p.time_a:.2f} s · A frame {p.index_a} | B frame {p.index_b} · {p.distance} bits"
-                          f"{' · fetch again' if id(p) in flagged else ''}"))
+                          f"{' · fetch again' if result.is_flagged(p) else ''}"))
     payload = result.to_dict()
     payload["a"]["name"], payload["b"]["name"] = name_a, name_b
     payload["notes"] = [clean(note) for note in payload["notes"]]

@@ -47,6 +47,7 @@ count as missing) and says so in ``notes``.
 from __future__ import annotations
 
 import collections
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -328,7 +329,7 @@ class VideoComparison:
     info_b: Optional[VideoInfo] = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
+    @functools.cached_property
     def flagged(self) -> list[FramePair]:
         """The pairs whose frame of B is not the same picture (or recoloured, or too flat to tell).
 
@@ -352,14 +353,21 @@ class VideoComparison:
             i = j
         return keep
 
+    @functools.cached_property
+    def _flagged_ids(self) -> frozenset:
+        return frozenset(id(p) for p in self.flagged)
+
+    def is_flagged(self, pair: FramePair) -> bool:
+        """Whether this pair (one of ``pairs``) is to be fetched again; see ``flagged``."""
+        return id(pair) in self._flagged_ids
+
     @property
     def ranges(self) -> list[FrameRange]:
         """The flagged pairs, consecutive ones merged."""
         out: list[FrameRange] = []
         run: list[FramePair] = []
-        flagged = {id(p) for p in self.flagged}
         for pair in list(self.pairs) + [None]:  # type: ignore[list-item]
-            if pair is not None and id(pair) in flagged:
+            if pair is not None and self.is_flagged(pair):
                 run.append(pair)
                 continue
             if run:

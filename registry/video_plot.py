@@ -84,9 +84,8 @@ def distance_plot(result, width: int = 900, height: int = 300) -> Image.Image:
     for start in range(int(x0), int(x1), 2 * dash):
         draw.line((start, ty, min(start + dash, x1), ty), fill=FLAGGED, width=2)
     draw.text((x1 - 4, ty - 3), f"threshold {limit:g} bits", fill=FLAGGED, font=small, anchor="rb")
-    flagged = {id(p) for p in result.flagged}
     for p in pairs:
-        if id(p) in flagged:
+        if result.is_flagged(p):
             cx, cy = x(p.time_a), y(p.distance)
             draw.ellipse((cx - 4, cy - 4, cx + 4, cy + 4), fill=FLAGGED)
     for t_only, colour, (ya, yb) in ((result.only_a, MISSING, (y1 - 18, y1)),
