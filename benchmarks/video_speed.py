@@ -48,10 +48,9 @@ def photos(folder: Path) -> list:
     return [Image.open(f).convert("RGB") for f in files[:6]]
 
 
-def make_clip(path: Path, pictures: list, size=(1920, 1080), fps=60, seconds=6.0, crf=18,
+def make_clip(path: Path, pictures_in: list, size=(1920, 1080), fps=60, seconds=6.0, crf=18,
               grain: float = 3.0, replace=None, drop=()) -> Path:
     """A pan-and-zoom clip with film grain (cached by its name)."""
-    import av
     from PIL import Image
     if path.exists():
         return path
@@ -59,28 +58,23 @@ def make_clip(path: Path, pictures: list, size=(1920, 1080), fps=60, seconds=6.0
     frames = int(round(seconds * fps))
     rng = np.random.default_rng(0)
     tmp = path.with_suffix(".part" + path.suffix)
-    with av.open(str(tmp), "w", format=path.suffix.lstrip(".").replace("mkv", "matroska")) as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
+
+    def pictures():
         for k in range(frames):
             if k in drop:
                 continue
             if replace and k in replace:
                 picture = replace[k].resize(size, Image.Resampling.BICUBIC)
             else:
-                photo = pictures[(k * len(pictures)) // frames]
-                picture = video.pan_zoom(photo, (k * len(pictures) % frames) / frames, *size)
+                photo = pictures_in[(k * len(pictures_in)) // frames]
+                picture = video.pan_zoom(photo, (k * len(pictures_in) % frames) / frames, *size)
             if grain:
                 pixels = np.asarray(picture, dtype=np.int16)
                 noise = rng.normal(0, grain, pixels.shape[:2])[..., None].astype(np.int16)
                 picture = Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8))
-            frame = av.VideoFrame.from_image(picture)
-            frame.pts = k
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+            yield k, picture
+    video.write_clip(tmp, pictures(), size=size, fps=fps, options={"crf": str(crf), "preset": "veryfast"},
+                     format=path.suffix.lstrip(".").replace("mkv", "matroska"))
     tmp.replace(path)
     return path
 

@@ -61,11 +61,12 @@ from .factory import create
 from .hasher import Hasher
 from .value import ImageHash
 from .video_plot import distance_plot, side_by_side
+from .video_clips import pan_zoom, render_clip, write_clip
 from .video_reader import (ALLOWED_DEMUXERS, DamagedVideo, VideoError, VideoInfo, VideoLimits, VideoReader,
-                           frame_picture, frame_size, grab_frames, pan_zoom, probe_video, render_clip)
+                           frame_picture, frame_size, grab_frames, probe_video)
 
 __all__ = ["hash_video", "compare_videos", "probe_video", "grab_frames", "align", "needed_side",
-           "frame_size", "frame_picture", "render_clip", "pan_zoom", "distance_plot", "side_by_side",
+           "frame_size", "frame_picture", "render_clip", "write_clip", "pan_zoom", "distance_plot", "side_by_side",
            "VideoError", "DamagedVideo", "VideoLimits", "VideoInfo", "VideoReader", "FrameHash", "FramePair",
            "FrameRange", "VideoComparison", "VideoHashes", "similar_threshold", "ALLOWED_DEMUXERS"]
 

@@ -3,13 +3,12 @@
 The half of ``registry.video`` that touches FFmpeg (through PyAV, imported only when a video is read).
 See ``registry.video`` for the rules: local files, bytes or binary file objects only, handed to FFmpeg
 as file objects (never a protocol or URL), read by the demuxers in :data:`ALLOWED_DEMUXERS` alone,
-within :class:`VideoLimits`. Also here: pictures of chosen frames (``grab_frames``) and the synthetic
-pan-and-zoom clips the tests and benchmarks make (``render_clip``).
+within :class:`VideoLimits`. Also here: pictures of chosen frames (``grab_frames``). The synthetic
+clips the tests and benchmarks make are in ``registry.video_clips``.
 """
 from __future__ import annotations
 
 import io
-import math
 import os
 import re
 import stat
@@ -17,7 +16,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from PIL import Image
 
@@ -449,54 +448,3 @@ def _after_seek(reader: VideoReader, origin: float) -> Iterator[tuple[int, float
         for frame in decoded:
             if frame.pts is not None:
                 yield -1, float(frame.pts * stream.time_base) - origin, frame
-
-
-# --- test videos ------------------------------------------------------------------------------------
-def pan_zoom(photo: Image.Image, u: float, width: int, height: int) -> Image.Image:
-    """A ``width`` x ``height`` view of ``photo`` at ``u`` (0 to 1) of a slow zoom in and pan across."""
-    pw, ph = photo.size
-    aspect = width / height
-    cw = min(pw, ph * aspect)
-    zoom = 1.0 - 0.25 * u
-    vw, vh = cw * zoom, cw * zoom / aspect
-    x0 = (pw - vw) * (0.15 + 0.7 * u)
-    y0 = (ph - vh) * (0.5 + 0.3 * math.sin(math.pi * u) * (0.5 - u))
-    box = (x0, y0, min(pw, x0 + vw), min(ph, y0 + vh))
-    return photo.convert("RGB").resize((width, height), Image.Resampling.BICUBIC, box=box)
-
-
-def render_clip(path: Union[str, os.PathLike], photos: Sequence[Image.Image], *, size: tuple[int, int] = (160, 120),
-                fps: int = 30, frames: int = 45, crf: int = 23, codec: str = "libx264",
-                replace: Optional[dict[int, Image.Image]] = None, drop: Iterable[int] = ()) -> Path:
-    """Write a test video: slow pans and zooms across ``photos`` (each its share of the frames).
-
-    ``replace={k: picture}`` puts another picture at frame ``k``; ``drop`` leaves frames out while the
-    others keep their timestamps (frame ``k`` is at ``k / fps`` s), as a lost frame does. ``crf=0`` with
-    libx264 is lossless (in YUV 4:2:0). The container follows the suffix (.mp4, .mkv, ...); the same
-    arguments give the same file.
-    """
-    av = _av()
-    path = Path(path)
-    replace, dropped = dict(replace or {}), set(drop)
-    per = max(1, -(-frames // len(photos)))
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        if codec == "libx264":  # one thread: x264 on several gives different bits from run to run
-            stream.options = {"crf": str(crf), "preset": "fast", "threads": "1"}
-        for k in range(frames):
-            if k in dropped:
-                continue
-            if k in replace:
-                picture = replace[k].convert("RGB").resize(size, Image.Resampling.BICUBIC)
-            else:
-                n = min(k // per, len(photos) - 1)
-                length = min(per, frames - n * per)
-                picture = pan_zoom(photos[n], (k - n * per) / max(1, length - 1), *size)
-            frame = av.VideoFrame.from_image(picture)
-            frame.pts = k
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
