@@ -19,3 +19,7 @@ class HasherError(RuntimeError):
 class ManifestError(ValueError):
     """A manifest (or the folders given for one) that cannot be used as it is: says which file and
     line, and why."""
+
+
+class HashIndexError(ValueError):
+    """An index that cannot be used as given: mixed identities, a corrupt file, a bad query."""
