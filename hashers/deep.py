@@ -209,6 +209,10 @@ class TimmHasher(Hasher):
         """
         if self.recipe.projection == "random" and not self.options["fast"]:
             return None
+        return self.fast_draft_size
+
+    @property
+    def fast_draft_size(self) -> int:
         _, height, _ = self.network.data_config["input_size"]
         crop_pct = self.network.data_config.get("crop_pct") or 0.875
         return 2 * int(height / crop_pct)

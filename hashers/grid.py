@@ -89,8 +89,12 @@ class GridHasher(Hasher):
         return self._cols, self._rows
 
     @property
+    def fast_draft_size(self) -> int:
+        return self.FAST_MARGIN * max(self.thumbnail_size())
+
+    @property
     def draft_size(self):
-        return self.FAST_MARGIN * max(self.thumbnail_size()) if self.options["fast"] else None
+        return self.fast_draft_size if self.options["fast"] else None
 
     @property
     def identity(self):

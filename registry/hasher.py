@@ -133,6 +133,18 @@ class Hasher:
         """Smallest image side this hasher needs, when it allows reduced-scale JPEG decoding."""
         return None
 
+    @property
+    def fast_draft_size(self) -> int | None:
+        """The ``draft_size`` this hasher would have with its ``fast`` option on: the reduced picture it
+        declares acceptable (video frames are scaled down to it). A backend that knows its own formula
+        overrides this; the default asks a twin with ``fast=True``, or says None (full size)."""
+        if self.draft_size is not None or "fast" not in getattr(type(self), "defaults", {}):
+            return self.draft_size
+        try:
+            return type(self)(hex_len=self.hex_len, **{**self.options, "fast": True}).draft_size
+        except Exception:  # a plugin whose fast twin cannot be made: full size
+            return None
+
     def decode(self, src: Any) -> Image.Image:
         """Decode a source as this hasher wants it (full size or a JPEG draft), as L or RGB."""
         return load_image(src, draft=self.draft_size)

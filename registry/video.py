@@ -71,17 +71,9 @@ class FrameHash(NamedTuple):
 
 # --- hashing ----------------------------------------------------------------------------------------
 def needed_side(hasher: Hasher) -> Optional[int]:
-    """The shorter side a frame may be scaled down to for this hasher, or None for the full frame.
-
-    The hasher's own ``draft_size`` when it has one; for a backend whose ``fast`` option is off, the
-    ``draft_size`` that option would give (the reduced decode it declares acceptable).
-    """
-    side = hasher.draft_size
-    if side is None and "fast" in getattr(type(hasher), "defaults", {}) and not hasher.options.get("fast"):
-        try:
-            side = type(hasher)(hex_len=hasher.hex_len, **{**hasher.options, "fast": True}).draft_size
-        except Exception:  # a plugin whose fast twin cannot be made: full frames
-            side = None
+    """The shorter side a frame may be scaled down to for this hasher, or None for the full frame:
+    the reduced picture its ``fast`` option declares acceptable (``Hasher.fast_draft_size``)."""
+    side = hasher.draft_size or hasher.fast_draft_size
     return int(side) if side else None
 
 
