@@ -1,16 +1,19 @@
 """Which files a folder command takes, and the two checks every one of them needs.
 
 Folder walking (``find_images``), a path from a manifest resolved only inside its folder (``safe_path``:
-a manifest is user input, and must not make ``check`` or the app read files of its choosing), and the
-SHA-256 of a file read in blocks (``file_digest``). ``manifest``, ``checking``, ``dedup`` and ``ray``
-share them.
+a manifest is user input, and must not make ``check`` or the app read files of its choosing), the
+SHA-256 of a file read in blocks (``file_digest``), and writing a file so that it is never seen
+half-written (``atomic_write``, ``publish``). ``manifest``, ``index``, ``checking``, ``dedup`` and
+``ray`` share them.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Optional, Sequence
+from typing import IO, Iterator, Optional, Sequence
 
 from PIL import Image
 
@@ -87,3 +90,36 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def publish(tmp: os.PathLike | str, path: os.PathLike | str) -> None:
+    """Move a finished temporary file over ``path``: its bytes synced first, then the rename (and the
+    folder, where the platform allows), so ``path`` is the old file or the whole new one, never half."""
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        folder = os.open(Path(path).parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(folder)
+    except OSError:
+        pass
+    finally:
+        os.close(folder)
+
+
+@contextlib.contextmanager
+def atomic_write(path: os.PathLike | str, mode: str = "wb", **open_args) -> Iterator[IO]:
+    """Write ``path`` through a temporary file beside it, published only when the block ends without
+    an error; on any error (or a kill) ``path`` is untouched and the temporary file is removed."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **open_args) as f:
+            yield f
+        publish(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -45,7 +45,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -54,6 +53,7 @@ import numpy as np
 
 from .comparison import similar_threshold, threshold_bits, turn_penalty
 from .errors import HashIndexError
+from .files import atomic_write
 from .hamming import _concat, _distance, _mih_join, brute_cross, brute_self
 from .index_plan import (COST, FAISS_QUERIES, MAX_CHUNK_BITS, MAX_PROBES, METHODS, Plan,  # noqa: F401
                          _ball, _mih_cost, _sampled_candidates, mih_chunks, plan, plans)
@@ -402,26 +402,8 @@ class HashIndex:
             raise HashIndexError(f"this index's options cannot be saved as JSON: {exc}") from None
         buffer = io.BytesIO()
         np.savez(buffer, codes=self.packed(), meta=np.array(meta_text))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(buffer.getbuffer())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        try:   # make the rename itself durable, where the platform allows
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
+        with atomic_write(path) as f:
+            f.write(buffer.getbuffer())
 
     @classmethod
     def load(cls, path: os.PathLike | str, *, engine: str = "auto") -> "HashIndex":

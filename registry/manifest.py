@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from .errors import ManifestError
-from .files import file_digest, find_images, image_extensions, safe_path  # noqa: F401
+from .files import atomic_write, file_digest, find_images, image_extensions, safe_path  # noqa: F401
 from .value import ImageHash
 
 FORMAT = "image-deep-hash-manifest"
@@ -331,21 +331,13 @@ class ManifestWriter:
 
 def write_atomically(path: Path, header: dict[str, Any], entries: Iterable[ManifestEntry]) -> int:
     """The whole manifest in a temporary file beside ``path``, synced, then moved over it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     count = 0
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(header, separators=(",", ":")) + "\n")
-            for entry in entries:
-                f.write(entry.to_line())
-                count += 1
-            f.write(json.dumps({"end": True, "files": count}) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps(header, separators=(",", ":")) + "\n")
+        for entry in entries:
+            f.write(entry.to_line())
+            count += 1
+        f.write(json.dumps({"end": True, "files": count}) + "\n")
     return count
 
 

@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 
 from .engines import limit_threads
 from .factory import create
-from .files import file_digest, find_images, image_extensions
+from .files import file_digest, find_images, image_extensions, publish
 from .manifest import FORMAT, HashRun, ManifestEntry, ManifestError, ManifestWriter, header_for, parse_entry
 from .optional import require
 
@@ -413,9 +413,7 @@ class _ParquetOut:
         header = {**self.header, "files": files}
         self.writer.add_key_value_metadata({FORMAT: json.dumps(header, separators=(",", ":"))})
         self.writer.close()
-        with open(self.tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(self.tmp, self.path)
+        publish(self.tmp, self.path)
 
     def close(self) -> None:
         try:
