@@ -267,6 +267,10 @@ def verdict_html(result) -> str:
             f"“slightly changed” up to {result.threshold:.0%} of bits differing</div>{cosine}</div>")
 
 
+#: The app's upload limit, as Gradio reads it ("20mb"); every tab states this one.
+MAX_FILE_SIZE = os.environ.get("IMAGE_DEEP_HASH_MAX_UPLOAD", "20mb")
+
+
 # --- output pictures -------------------------------------------------------------------------------
 #: Where result pictures are written before Gradio copies them to its cache; pruned after 10 minutes.
 PICTURES = Path(tempfile.gettempdir()) / "image-deep-hash-pictures"

@@ -18,9 +18,8 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from registry import ImageError
 from registry.dedup import group_hashes, radius_for
-from registry.loading import load_image
+from registry.drawing import thumbnail
 from registry.files import image_extensions
 
 import compare_tab as common
@@ -100,12 +99,8 @@ def read_uploads(files: Optional[list]) -> list[tuple[str, bytes]]:
 
 
 def _thumbnail(data: bytes) -> Optional[str]:
-    try:
-        img = load_image(data, draft=THUMB_SIDE).convert("RGB")
-    except ImageError:
-        return None
-    img.thumbnail((THUMB_SIDE, THUMB_SIDE))
-    return common.picture_file(img)
+    img = thumbnail(data, THUMB_SIDE)
+    return None if img is None else common.picture_file(img)
 
 
 def _json_file(payload: dict[str, Any]) -> str:

@@ -40,7 +40,7 @@ EXAMPLE_PAIRS = [("parrots_q40.jpg", "phash", "A JPEG copy"),
                  ("parrots_mirror.png", "timm", "A mirror image"),
                  ("parrots_mirror.png", "phash", "A mirror image"),
                  ("lighthouse.png", "dhash", "Two different photos")]
-MAX_FILE_SIZE = os.environ.get("IMAGE_DEEP_HASH_MAX_UPLOAD", "20mb")
+MAX_FILE_SIZE = tab.MAX_FILE_SIZE
 QUEUE_SIZE = int(os.environ.get("IMAGE_DEEP_HASH_QUEUE_SIZE", "32"))
 CONCURRENCY = int(os.environ.get("IMAGE_DEEP_HASH_CONCURRENCY", "2"))
 #: Gradio deletes cached uploads older than this many seconds, checking as often.

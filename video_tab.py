@@ -33,8 +33,8 @@ def _megabytes(text: str) -> int:
     return 20
 
 
-#: Gradio refuses larger uploads anyway (demo.MAX_FILE_SIZE); the limit shown is that one.
-MAX_MB = _megabytes(os.environ.get("IMAGE_DEEP_HASH_MAX_UPLOAD", "20mb"))
+#: Gradio refuses larger uploads anyway (common.MAX_FILE_SIZE); the limit shown is that one.
+MAX_MB = _megabytes(common.MAX_FILE_SIZE)
 MAX_PIXELS = 1920 * 1080
 MAX_FRAMES = 60 * 120 * 2
 #: How many of the most-changed frames are shown side by side.

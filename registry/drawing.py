@@ -135,12 +135,9 @@ def blend_and_difference(img_a: Image.Image, img_b: Image.Image,
 
 
 
-def thumbnail_data_uri(src, side: int = 160) -> str | None:
-    """A small JPEG of an image as a ``data:`` URI (a self-contained HTML page needs no files);
-    None when it cannot be read."""
-    import base64
-    import io
-
+def thumbnail(src, side: int = 160):
+    """An RGB picture of ``src`` at most ``side`` pixels a side (a JPEG decoded at a reduced scale),
+    or None when it cannot be read."""
     from .errors import ImageError
     from .loading import load_image
     try:
@@ -148,6 +145,18 @@ def thumbnail_data_uri(src, side: int = 160) -> str | None:
     except ImageError:
         return None
     img.thumbnail((side, side))
+    return img
+
+
+def thumbnail_data_uri(src, side: int = 160) -> str | None:
+    """A small JPEG of an image as a ``data:`` URI (a self-contained HTML page needs no files);
+    None when it cannot be read."""
+    import base64
+    import io
+
+    img = thumbnail(src, side)
+    if img is None:
+        return None
     buffer = io.BytesIO()
     img.save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
