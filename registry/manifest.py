@@ -19,6 +19,7 @@ never skipped.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -156,6 +157,27 @@ def parse_entry(obj: Any, where: str, backend: str, identity: Optional[dict]) ->
     return ManifestEntry(path, size, float(mtime), digest, h, None)
 
 
+class _Records:
+    """A manifest's records as they are read, whatever the file: the newest line of a path wins (the
+    older ones are stale, counted), in the order of those newest lines, and every hash of the
+    manifest must have one identity."""
+
+    def __init__(self, backend: str):
+        self.backend = backend
+        self.by_path: dict[str, ManifestEntry] = {}
+        self.stale = 0
+        self.identity: Optional[dict] = None
+
+    def add(self, obj: Any, where: str, line: int) -> None:
+        entry = dataclasses.replace(parse_entry(obj, where, self.backend, self.identity), line=line)
+        if self.identity is None and entry.hash is not None:
+            self.identity = entry.hash.options
+        if entry.path in self.by_path:
+            self.stale += 1
+            del self.by_path[entry.path]  # keep the file order of the newest line
+        self.by_path[entry.path] = entry
+
+
 PARQUET_MAGIC = b"PAR1"
 
 
@@ -192,9 +214,7 @@ def read_parquet_manifest(path: os.PathLike | str) -> Manifest:
         if isinstance(exc, ManifestError):
             raise
         raise ManifestError(f"{path.name} header: not valid JSON") from None
-    entries: dict[str, ManifestEntry] = {}
-    identity: Optional[dict] = None
-    stale = 0
+    records = _Records(header["spec"]["name"])
     number = 0
     for batch in pfile.iter_batches(batch_size=65536):
         for row in batch.to_pylist():
@@ -208,19 +228,12 @@ def read_parquet_manifest(path: os.PathLike | str) -> Manifest:
                     raise ManifestError(f"{where}: options are not valid JSON") from None
             if obj.get("hash") is not None:
                 obj.pop("error", None)
-            entry = parse_entry(obj, where, header["spec"]["name"], identity)
-            if identity is None and entry.hash is not None:
-                identity = entry.hash.options
-            entry = ManifestEntry(entry.path, entry.size, entry.mtime, entry.sha256, entry.hash,
-                                  entry.error, number)
-            if entry.path in entries:
-                stale += 1
-                del entries[entry.path]
-            entries[entry.path] = entry
+            records.add(obj, where, number)
     files = header.get("files")
-    if files is not None and files != len(entries) + stale:
+    if files is not None and files != len(records.by_path) + records.stale:
         raise ManifestError(f"{path.name}: the header says {files} records, the file holds {number}")
-    return Manifest(path, header, list(entries.values()), True, False, stale, 0, None, entries)
+    return Manifest(path, header, list(records.by_path.values()), True, False, records.stale, 0, None,
+                    records.by_path)
 
 
 def read_manifest(path: os.PathLike | str) -> Manifest:
@@ -241,12 +254,10 @@ def read_manifest(path: os.PathLike | str) -> Manifest:
     if not whole:
         raise ManifestError(f"'{path}' is empty or holds no whole line: not a manifest")
     header = None
-    entries: dict[str, ManifestEntry] = {}
-    stale = 0
+    records = None
     complete = False
     footer_offset = None
     offset = 0
-    identity: Optional[dict] = None
     for number, raw in enumerate(whole, start=1):
         where = f"{path.name} line {number}"
         start = offset
@@ -257,23 +268,16 @@ def read_manifest(path: os.PathLike | str) -> Manifest:
             raise ManifestError(f"{where}: not valid JSON") from None
         if number == 1:
             header = _parse_header(obj, where)
+            records = _Records(header["spec"]["name"])
             continue
         if complete:
             raise ManifestError(f"{where}: data after the manifest's end line")
         if isinstance(obj, dict) and obj.get("end") is True:
             complete, footer_offset = True, start
             continue
-        entry = parse_entry(obj, where, header["spec"]["name"], identity)
-        if identity is None and entry.hash is not None:
-            identity = entry.hash.options
-        entry = ManifestEntry(entry.path, entry.size, entry.mtime, entry.sha256, entry.hash, entry.error,
-                              number)
-        if entry.path in entries:
-            stale += 1
-            del entries[entry.path]  # keep the file order of the newest line
-        entries[entry.path] = entry
-    return Manifest(path, header, list(entries.values()), complete and not torn, torn, stale, offset,
-                    footer_offset if not torn else None, entries)
+        records.add(obj, where, number)
+    return Manifest(path, header, list(records.by_path.values()), complete and not torn, torn, records.stale,
+                    offset, footer_offset if not torn else None, records.by_path)
 
 
 # --- writing -----------------------------------------------------------------------------------
