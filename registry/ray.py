@@ -143,16 +143,13 @@ class HashActor:
             rows = self._from_bytes(paths, _column(batch, "bytes"))
         else:
             files = [str(f) for f in _column(batch, "file")]
-            if "mtime" in columns and any(is_uri(f) for f in files):
-                rows = self._from_uris(paths, files, _column(batch, "mtime"))
-            else:
-                rows = self._from_files(paths, files)
+            mtimes = _column(batch, "mtime") if "mtime" in columns else None
+            rows = (self._from_uris(paths, files, mtimes) if any(is_uri(f) for f in files)
+                    else self._from_files(paths, files))
         return pa.Table.from_pylist(rows, schema=row_schema())
 
     def _from_files(self, paths: list[str], files: list[str]) -> list[dict]:
         """As ``hash_folder`` does: hash the file, then stat it and hash its bytes."""
-        if any(is_uri(f) for f in files):
-            return self._from_uris(paths, files)
         rows = []
         for rel, file, record in zip(paths, files, self.hasher.iter_hashes(files, batch_size=self.batch_size)):
             row: dict[str, Any] = {"path": rel}
@@ -228,15 +225,22 @@ def _override_blocks(fn: Callable, blocks: int) -> dict[str, int]:
     return {}
 
 
+def _from_items(items: list, blocks: int = 0):
+    """``ray.data.from_items`` in ``blocks`` blocks (default: one per item, at most 200), so that small
+    jobs still spread over the actors."""
+    ray = _ray()
+    fn = ray.data.from_items
+    return fn(items, **_override_blocks(fn, blocks or max(1, min(len(items), 200))))
+
+
 def files_dataset(paths: Sequence[os.PathLike | str], recursive: bool = False, blocks: int = 0):
     """(root, dataset of {path, file}, count) for local files and folders, as ``find_images`` finds them."""
-    ray = _ray()
+    _ray()  # the missing-dependency message before any work
     root, files = find_images(paths, recursive)
     items = [{"path": rel, "file": str(file)} for file, rel in files]
     if not items:
         return root, None, 0
-    blocks = blocks or min(len(items), 200)
-    ds = ray.data.from_items(items, **_override_blocks(ray.data.from_items, blocks))
+    ds = _from_items(items, blocks)
     return root, ds, len(items)
 
 
@@ -286,11 +290,11 @@ def _mtime(info) -> float:
 
 def uri_dataset(uris: Sequence[str], recursive: bool = True):
     """(root, dataset of {path, file, mtime}, count) for URIs; the actors read the objects."""
-    ray = _ray()
+    _ray()  # the missing-dependency message before any work
     root, items = list_uris(uris, recursive)
     if not items:
         return root, None, 0
-    ds = ray.data.from_items(items, **_override_blocks(ray.data.from_items, min(len(items), 200)))
+    ds = _from_items(items)
     return root, ds, len(items)
 
 
@@ -492,10 +496,10 @@ def hash_records(sources: Iterable[os.PathLike | str], spec: Mapping[str, Any], 
     """Rows for local files, in their order (for tests and notebooks): one Ray job, all rows back."""
     init()
     _preserve_order()
-    ray = _ray()
+    _ray()  # the missing-dependency message before any work
     files = [str(s) for s in sources]
     items = [{"path": f, "file": f} for f in files]
-    ds = ray.data.from_items(items, **_override_blocks(ray.data.from_items, min(len(items), 200) or 1))
+    ds = _from_items(items)
     return list(iter_rows(hash_dataset(ds, spec, **kwargs)))
 
 
