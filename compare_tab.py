@@ -219,7 +219,7 @@ def check_images(image_a, image_b, hex_len=None) -> list[dict]:
 # --- the verdict -----------------------------------------------------------------------------------
 #: Colour and mark of each verdict; one the registry adds later is shown in gray with a "•".
 VERDICT_STYLE = {"identical": ("#15803d", "✔"), "similar": ("#1d4ed8", "≈"),
-                 "recoloured": ("#7e22ce", "◐"), "uncertain": ("#b45309", "?"),
+                 "recoloured": ("#7e22ce", "◐"), "edited": ("#be185d", "✎"), "uncertain": ("#b45309", "?"),
                  "different": ("#b91c1c", "✘")}
 OTHER_STYLE = ("#4b5563", "•")
 FEW_BITS_STYLE = ("#b45309", "⚠")

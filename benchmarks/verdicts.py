@@ -142,7 +142,9 @@ COLOUR_EDITS: dict[str, Callable] = {
 #: Copies of the low-detail images, which must not be called different.
 LOW_DETAIL_COPIES: dict[str, Callable] = {"jpeg50": jpeg(50), "scale1/2": downscale(2)}
 #: Re-encoded copies of the photos, which should be kept, with the colour checks quiet.
-PHOTO_COPIES: dict[str, Callable] = {"jpeg50": jpeg(50), "scale1/2": downscale(2), "jpeg75 4:2:0": jpeg_420(75)}
+PHOTO_COPIES: dict[str, Callable] = {"jpeg50": jpeg(50), "scale1/2": downscale(2), "jpeg75 4:2:0": jpeg_420(75),
+                                     # the same picture to every hash, and "edited" to the verdict:
+                                     "crop10": centre_crop(10), "mirror": mirror}
 #: Benign edits of calibration photos: the colour limits sit just beyond what these do.
 BENIGN_EDITS: dict[str, Callable] = {
     "jpeg50": jpeg(50), "jpeg75 4:2:0": jpeg_420(75), "webp": webp(75), "scale1/2": downscale(2),
@@ -150,6 +152,8 @@ BENIGN_EDITS: dict[str, Callable] = {
 }
 #: Further edits --benign may add (a 25% crop is a positive of the robustness benchmark).
 MORE_BENIGN: dict[str, Callable] = {"crop25": centre_crop(25), "crop5": centre_crop(5)}
+#: Benign edits that move the picture's layout: a copy cropped or mirrored is "edited", not kept.
+GEOMETRIC_EDITS = ("crop10", "crop25", "crop5", "mirror")
 GOAL_EDITS = ("inverted", "red-blue swapped", "hue +180", "grayscale")
 
 
@@ -558,6 +562,7 @@ def evaluate(args) -> dict:
         "min_detail": {b: comparison.min_detail(b, HEX_LEN) for b in backends},
         "colour": {**COLOUR_LIMITS, **comparison.colour_limits()},
         "layout_different": comparison.layout_different(),
+        "fine_layout": comparison.fine_limit(),
     }
     by_kind: dict[str, int] = {}
     for f in family:
@@ -662,6 +667,7 @@ def evaluate(args) -> dict:
         for k, v in copies.items():
             cs = comps[b][f"copy:{k}"]
             v["recoloured"] = sum(c.verdict == "recoloured" for c in cs)
+            v["edited"] = sum(c.verdict == "edited" for c in cs)
             v["low_detail"] = sum(c.low_detail for c in cs)
             v["changes"] = _count(ch for c in cs for ch in c.changes)
         res["photo_jpeg50_kept"] = copies["jpeg50"]
@@ -813,7 +819,7 @@ def colour_limits_from(benign_by_edit: dict, margin: float, quantile: float) -> 
 
 def calibrate(args) -> dict:
     from registry import comparison
-    from registry.colour import CHROMA_CORR_MIN_LAYOUT, colour_change, colour_stats, signature
+    from registry.colour import CHROMA_CORR_MIN_LAYOUT, colour_change, colour_stats, fine_change, signature
 
     t_start = time.time()
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.progress else (lambda *a: None)
@@ -870,6 +876,22 @@ def calibrate(args) -> dict:
               "different_pairs_within": int((pair_layouts <= layout_limit).sum())}
     log(f"layout_different {layout_limit} ({time.time() - t_start:.0f} s)")
 
+    # 2b. fine_layout.limit: how far re-encoded and resized copies move the 8 x 8 lightness layout.
+    # Crops and mirror images move it by design (they are "edited": not the file that was sent).
+    fine_values = {name: [fine_change(a, b) for a, b in zip(sig_photo, sigs)]
+                   for name, sigs in benign_sigs.items() if name not in GEOMETRIC_EDITS}
+    fine_values["low-detail copies"] = [fine_change(sig_low[k // len(LOW_DETAIL_COPIES)], sc)
+                                        for k, sc in enumerate(sig_copies)]
+    fine_q = max(float(np.quantile(v, args.colour_quantile)) for v in fine_values.values())
+    fine_lim = _round_up(max(fine_q * (1 + args.colour_margin), fine_q + 0.5), 0.5)
+    fine = {"limit": fine_lim, "quantile": args.colour_quantile, "margin": args.colour_margin,
+            "by_copy": {name: {"copies": len(v), f"p{100 * args.colour_quantile:g}": round(float(
+                np.quantile(v, args.colour_quantile)), 3), "max": round(float(np.max(v)), 3),
+                "beyond": int(sum(x > fine_lim for x in v))} for name, v in fine_values.items()},
+            "geometric_edits_beyond": {name: int(sum(fine_change(a, b) > fine_lim for a, b in zip(sig_photo, sigs)))
+                                       for name, sigs in benign_sigs.items() if name in GEOMETRIC_EDITS}}
+    log(f"fine_layout.limit {fine_lim} ({time.time() - t_start:.0f} s)")
+
     # 3. min_detail per backend and length, from every pair of different images (low detail and photos).
     groups = [f"low:{f['name']}" for f in family] + [f"photo:{p['group']}" for p in photos]
     sigs = sig_low + sig_photo
@@ -894,8 +916,9 @@ def calibrate(args) -> dict:
             limit = int(np.floor(threshold * 4 * hex_len + 1e-9))
             within = dist <= limit
             for k in np.nonzero(within)[0]:
-                if int(k) not in quiet_cache:
-                    quiet_cache[int(k)] = not colour_change(sigs[pi[k]], sigs[pj[k]], limits)
+                if int(k) not in quiet_cache:   # what the verdict keeps: no colour change, no part changed
+                    quiet_cache[int(k)] = (not colour_change(sigs[pi[k]], sigs[pj[k]], limits)
+                                           and fine_change(sigs[pi[k]], sigs[pj[k]]) <= fine_lim)
             kept = within & np.array([quiet_cache.get(int(k), False) for k in range(len(dist))])
             literal = smallest_passing(pair_detail, within, FPR)        # the distance alone
             verdict = smallest_passing(pair_detail, kept, FPR)          # what the verdict keeps
@@ -942,7 +965,11 @@ def calibrate(args) -> dict:
                  f"{args.colour_quantile:.1%} quantile of every benign copy kind of the calibration photos "
                  f"({', '.join(args.benign)}), with a {args.colour_margin:.0%} margin. layout_different: beyond "
                  "the 99.5th percentile of the colour-layout distance between low-detail images and their "
-                 "JPEG-50 and rescaled copies.",
+                 "JPEG-50 and rescaled copies. fine_layout.limit: just beyond the same quantile of the fine "
+                 "lightness-layout change (registry.colour.fine_change) of every benign copy kind that keeps "
+                 "the layout (crops and mirror images excluded: they are 'edited') and of the low-detail "
+                 "images' copies, with the same margin (at least 0.5 L units); the verdict keeps a pair only "
+                 "within it, and matches a low-detail copy within it.",
         "command": "python benchmarks/verdicts.py " + " ".join(args.argv),
         "data": {"low_detail": len(family), "low_detail_sources": sources, "photos": len(photos),
                  "photo_split": "fit", "photo_record": "benchmarks/corpus_sources.json",
@@ -957,10 +984,12 @@ def calibrate(args) -> dict:
                                         for name, per in benign_by_edit.items()},
                    "photos_mostly_gray": int(sum(gray))},
         "low_detail": layout,
+        "fine_layout": fine,
         "seconds": round(time.time() - t_start, 1),
     }
     if not args.dry_run:
-        write_calibration(comparison.THRESHOLDS_FILE, detail_table, limits, layout_limit, summary(provenance))
+        write_calibration(comparison.THRESHOLDS_FILE, detail_table, limits, layout_limit, fine_lim,
+                          summary(provenance))
         comparison._calibration.cache_clear()
     return provenance
 
@@ -981,10 +1010,11 @@ def summary(provenance: dict) -> dict:
     colour["benign_flagged"] = {k: v["flagged"] for k, v in provenance["colour"]["benign_flagged"].items()}
     return {"about": provenance["about"], "command": provenance["command"], "data": data,
             "min_detail": detail, "colour": colour, "low_detail": provenance["low_detail"],
+            "fine_layout": provenance["fine_layout"],
             "record": "benchmarks/results/verdicts/calibration.json"}
 
 
-def write_calibration(path: Path, detail_table: dict, limits: dict, layout_limit: float,
+def write_calibration(path: Path, detail_table: dict, limits: dict, layout_limit: float, fine_limit: float,
                       provenance: dict) -> None:
     """Update only this script's keys of thresholds.json, atomically (temp file + os.replace)."""
     data = json.loads(path.read_text()) if path.is_file() else {}
@@ -994,6 +1024,7 @@ def write_calibration(path: Path, detail_table: dict, limits: dict, layout_limit
             table.setdefault(backend, {}).setdefault(hex_len, {})["min_detail"] = fit["min_detail"]
     data["colour"] = limits
     data["low_detail"] = {**data.get("low_detail", {}), "layout_different": layout_limit}
+    data["fine_layout"] = {"limit": fine_limit}
     data["verdicts_calibration"] = provenance
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
@@ -1048,12 +1079,14 @@ def markdown(res: dict) -> str:
     row("(d) photo JPEG-50 kept: old rule", "", lambda r: _pct(r["photo_jpeg50_kept"]["old_rule_rate"]))
     row("(d) photo JPEG-50 kept: verdict", "old rule - 2 points", lambda r: _pct(r["photo_jpeg50_kept"]["rate"]))
     lines.append("| all goals met | | " + " | ".join(goal_met[b] for b in bs) + " |")
-    lines += ["", "## Other copies of the photos (kept; recoloured = colour checks firing on re-encoding)", "",
+    lines += ["", "## Copies of the photos (kept; recoloured: colour checks firing; edited: the lightness layout "
+              "moved, as it should for a crop or a mirror image)", "",
               "| copy | " + " | ".join(bs) + " |", "|---|" + "---|" * len(bs)]
     for k in PHOTO_COPIES:
         lines.append(f"| {k} | " + " | ".join(
             f"{_pct(res['backends'][b]['photo_copies_kept'][k]['rate'])} (old {_pct(res['backends'][b]['photo_copies_kept'][k]['old_rule_rate'])}; "
-            f"recoloured {res['backends'][b]['photo_copies_kept'][k]['recoloured']}, low detail "
+            f"recoloured {res['backends'][b]['photo_copies_kept'][k]['recoloured']}, edited "
+            f"{res['backends'][b]['photo_copies_kept'][k].get('edited', 0)}, low detail "
             f"{res['backends'][b]['photo_copies_kept'][k]['low_detail']})" for b in bs) + " |")
     lines += ["", "## Limits used", "", "| backend | similar | min_detail | photos below | low-detail images below |",
               "|---|---|---|---|---|"]
@@ -1062,7 +1095,7 @@ def markdown(res: dict) -> str:
         lines.append(f"| {b} | {res['limits']['similar'][b]} | {res['limits']['min_detail'][b]} | "
                      f"{d['photos_below_min_detail']}/{d['photos']} | {d['low_detail_below_min']}/{ld['images']} |")
     lines += ["", f"Colour limits: `{json.dumps(res['limits']['colour'])}`; layout_different: "
-              f"{res['limits']['layout_different']}.", "",
+              f"{res['limits']['layout_different']}; fine_layout limit: {res['limits'].get('fine_layout')}.", "",
               "## Cost per image (ms)", "",
               "*hash*: `compute` on the prepared image; *decode*: reading the file as the hasher does (photos); "
               "*extra / hash*: detail score and colour signature over *hash*.", "",

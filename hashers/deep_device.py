@@ -27,7 +27,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 from PIL import Image
 
-from registry.colour import SAMPLE
+from registry.colour import FINE, SAMPLE, Thumbnail, box_weights, signature
 from registry.loading import MAX_PIXELS
 
 #: The largest JPEG (in bytes) sent to the device; larger files take the CPU path.
@@ -162,13 +162,24 @@ class DeviceInputs:
         x = x[0, :, top:top + self.height, left:left + self.width] / 255.0
         return (x - self.mean) / self.std
 
-    def thumbnails(self, images: list) -> list[Image.Image]:
-        """SAMPLE x SAMPLE box-filtered RGB thumbnails, the input of the colour signature and detail."""
+    def thumbnails(self, images: list) -> list[Thumbnail]:
+        """The colour signature's thumbnails: SAMPLE x SAMPLE (also the detail score's input) and
+        FINE x FINE, the latter with Pillow's BOX weights, as the CPU path makes it."""
         import torch
+
+        def fine(img):
+            _, h, w = img.shape
+            wy, wx = (torch.as_tensor(box_weights(n, FINE), dtype=torch.float32, device=img.device)
+                      for n in (h, w))
+            return torch.einsum("ky,cyx,lx->ckl", wy, img.float(), wx)
+
+        def to_pil(batch):
+            arr = batch.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            return [Image.fromarray(np.ascontiguousarray(a), "RGB") for a in arr]
+
         small = torch.stack([torch.nn.functional.adaptive_avg_pool2d(img.unsqueeze(0).float(), SAMPLE)[0]
                              for img in images])
-        arr = small.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        return [Image.fromarray(np.ascontiguousarray(a), "RGB") for a in arr]
+        return [Thumbnail(s, f) for s, f in zip(to_pil(small), to_pil(torch.stack([fine(img) for img in images])))]
 
 
 def stream(hasher, sources, batch_size: int):
@@ -219,7 +230,8 @@ def _chunk(hasher, inputs: DeviceInputs, start: int, chunk: list, found: list) -
             if keys:
                 bits = hasher.bits_from_embeddings(hasher.pooled(feats, len(keys)))
                 for k, b, thumb in zip(keys, bits, thumbs):
-                    records[k] = HashResult(start + k, chunk[k], hash=hasher._wrap(b, thumb))
+                    records[k] = HashResult(start + k, chunk[k],
+                                            hash=hasher._wrap(b, thumb.small, signature(thumb)))
         except HasherError:
             records = {}
     rest = [k for k in range(len(chunk)) if k not in records]

@@ -6,7 +6,8 @@ Every file of the manifest gets one status:
 - ``identical``: the same bytes (SHA-256);
 - ``same-picture``: other bytes, but the same picture within the backend's calibrated threshold
   (the verdict ``registry.compare`` gives: "similar"), so there is no need to fetch it again;
-- ``changed``: beyond the threshold, or recoloured, or too little detail to tell: fetch it again;
+- ``changed``: beyond the threshold, or recoloured, or edited (a part changed, cropped, turned or
+  mirrored), or too little detail to tell: fetch it again;
 - ``missing``: in the manifest, not on disk;
 - ``unreadable``: on disk but not an image this version can read, or a path that would lead
   outside the root (``..``, an absolute path, a symlink out), which is never followed;

@@ -3,20 +3,29 @@
 The hashes are built to survive colour and tone changes, which is right for finding copies and wrong
 for deciding whether a download must be fetched again: a copy with inverted colours or swapped
 channels is the same picture, and broken. So every hash carries a colour signature (a 4 x 4 CIELAB
-thumbnail and the spread of each channel, 51 bytes as hex) from which ``colour_change`` measures
-lightness, contrast, saturation and hue shifts and sign flips, and a detail score (the mean gradient of
-a grayscale thumbnail, in gray levels) that says when an image is too flat for its hash to mean much.
-Both cost well under a millisecond next to the milliseconds of hashing.
+thumbnail, the spread of each channel and an 8 x 8 lightness layout, 115 bytes as hex) from which
+``colour_change`` measures lightness, contrast, saturation and hue shifts and sign flips and
+``fine_change`` finds a part of the picture that changed, and a detail score (the mean gradient of a
+grayscale thumbnail, in gray levels) that says when an image is too flat for its hash to mean much.
+Both cost about a millisecond next to the milliseconds of hashing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from PIL import Image
 
 GRID = 4          # the signature's thumbnail is GRID x GRID cells
 SAMPLE = 16       # pixels per side the statistics are computed from
+#: The fine lightness layout is FINE x FINE box-filtered means of the whole image, taken in one
+#: resize: the quick thumbnail's integer reduction leaves a sliver of pixels at the edge, and that
+#: sliver moves 8 x 8 cells of a detailed photo by up to 7 L units under a rescale or a mirror (one
+#: resize: 1.4).
+FINE = 8
+#: Signatures written before the fine layout was added are this long (they compare without it).
+COARSE_BYTES = GRID * GRID * 3 + 3
 #: chroma_corr is only measured when both images' a/b vary across the cells by at least this much
 #: (benchmarks/verdicts.py --calibrate: below it, benign re-encodings decorrelate the rounding noise).
 CHROMA_CORR_MIN_LAYOUT = 1.0
@@ -42,30 +51,63 @@ def _small(image: Image.Image, size: int) -> Image.Image:
     return img.convert("RGB").resize((size, size), Image.Resampling.BOX)
 
 
-def colour_thumbnail(image: Image.Image) -> Image.Image:
-    """The thumbnail a signature is computed from; ``signature`` of it equals that of the image."""
-    return _small(image, SAMPLE)
+@dataclass(frozen=True)
+class Thumbnail:
+    """What a signature is computed from: ``signature`` of it equals that of the image. Hashers that
+    need the signature of turned copies too turn this (both parts are images) instead of the photo."""
+
+    small: Image.Image   # SAMPLE x SAMPLE RGB: colour cells, spreads and the fallback detail score
+    fine: Image.Image    # FINE x FINE box-filtered means of the whole image, RGB
+
+    def transpose(self, op) -> "Thumbnail":
+        return Thumbnail(self.small.transpose(op), self.fine.transpose(op))
 
 
-def signature(image: Image.Image) -> str:
-    """The colour signature of a decoded image, as 102 hex digits."""
-    lab = _srgb_to_lab(np.asarray(_small(image, SAMPLE)))
+def box_weights(pixels: int, cells: int) -> np.ndarray:
+    """(cells, pixels) weights that resize one side as Pillow's BOX filter does: each cell is the mean
+    of the pixels whose centres fall in it (the nearest pixel when none does), for code that resizes
+    with a matrix, such as the device path."""
+    edges = np.arange(cells + 1) * pixels / cells
+    centres = np.arange(pixels) + 0.5
+    inside = (centres > edges[:-1, None]) & (centres <= edges[1:, None])
+    empty = ~inside.any(axis=1)
+    inside[np.nonzero(empty)[0], np.minimum(((edges[:-1] + edges[1:]) / 2).astype(int), pixels - 1)[empty]] = True
+    return inside / inside.sum(axis=1, keepdims=True)
+
+
+def _fine(image: Image.Image) -> Image.Image:
+    img = image if image.mode in ("RGB", "L") else image.convert("RGB")
+    return img.resize((FINE, FINE), Image.Resampling.BOX).convert("RGB")
+
+
+def colour_thumbnail(image: Image.Image) -> Thumbnail:
+    """The thumbnails a signature is computed from (one pass over the full image each)."""
+    return Thumbnail(_small(image, SAMPLE), _fine(image))
+
+
+def signature(image) -> str:
+    """The colour signature of a decoded image (or of its :class:`Thumbnail`), as 230 hex digits."""
+    thumb = image if isinstance(image, Thumbnail) else colour_thumbnail(image)
+    lab = _srgb_to_lab(np.asarray(thumb.small))
     cells = lab.reshape(GRID, SAMPLE // GRID, GRID, SAMPLE // GRID, 3).mean(axis=(1, 3))
     spread = lab.reshape(-1, 3).std(axis=0)
     packed = np.concatenate([
         np.clip(np.rint(cells[..., 0] * 2.55), 0, 255).reshape(-1),
         np.clip(np.rint(cells[..., 1:] + 128), 0, 255).reshape(-1),
         np.clip(np.rint(spread * np.array([2.55, 2, 2])), 0, 255),
+        np.clip(np.rint(_srgb_to_lab(np.asarray(thumb.fine))[..., 0] * 2.55), 0, 255).reshape(-1),
     ]).astype(np.uint8)
     return packed.tobytes().hex()
 
 
 @dataclass(frozen=True)
 class Colours:
-    """A decoded signature: the Lab cells (GRID, GRID, 3) and the per-channel spread."""
+    """A decoded signature: the Lab cells (GRID, GRID, 3), the per-channel spread and the fine
+    lightness layout (FINE, FINE), None in a signature written before it existed."""
 
     cells: np.ndarray
     spread: np.ndarray
+    fine: Optional[np.ndarray] = None
 
     @classmethod
     def from_hex(cls, text: str) -> "Colours":
@@ -74,11 +116,20 @@ class Colours:
         lightness = raw[:n] / 2.55
         ab = raw[n:3 * n].reshape(GRID, GRID, 2) - 128
         cells = np.concatenate([lightness.reshape(GRID, GRID, 1), ab], axis=-1)
-        return cls(cells, raw[3 * n:3 * n + 3] / np.array([2.55, 2, 2]))
+        fine = raw[COARSE_BYTES:COARSE_BYTES + FINE * FINE]
+        return cls(cells, raw[3 * n:3 * n + 3] / np.array([2.55, 2, 2]),
+                   fine.reshape(FINE, FINE) / 2.55 if fine.size == FINE * FINE else None)
 
     @property
     def chroma(self) -> float:
         return float(np.mean(np.hypot(self.cells[..., 1], self.cells[..., 2])))
+
+    @property
+    def colours_visible(self) -> bool:
+        """Whether a channel swap or a hue turn would show in this signature: the picture is gray (a
+        swap changes nothing), or its colour varies across the 4 x 4 cells. A dark picture with a few
+        small coloured spots (a deep-sky photo) is neither: its cells average the colour away."""
+        return float(self.spread[1:].max()) < 1.0 or self.chroma_layout >= CHROMA_CORR_MIN_LAYOUT
 
     @property
     def chroma_layout(self) -> float:
@@ -156,6 +207,30 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
         "chroma_corr": float(corr_ab) if min(a.chroma_layout, b.chroma_layout) >= CHROMA_CORR_MIN_LAYOUT else 1.0,
         "layout": float(np.mean(np.abs(a.cells - b.cells))),
     }
+
+
+#: Largest lightness change of one fine cell that a tone change explains: beyond what re-encoding does,
+#: after the best brightness and contrast fit, a part of the picture changed.
+FINE_CONTRAST = 1.5
+
+
+def fine_change(sig_a: str, sig_b: str) -> Optional[float]:
+    """How far the most changed cell of the 8 x 8 lightness layout moved (L units), once the overall
+    brightness and contrast that a tone edit changes are fitted away; None when either signature
+    predates the fine layout.
+
+    The hashes match crops, padding, turns and mirror images, and overlook a small part drawn over
+    or replaced (an emblem on an icon, a word on a page): "the same picture". A copy that is only
+    re-encoded or resized keeps every cell within a few L units; those edits move some cells far.
+    The comparison is as is: a cropped, turned or mirrored download is not the file that was sent.
+    """
+    a, b = Colours.from_hex(sig_a).fine, Colours.from_hex(sig_b).fine
+    if a is None or b is None:
+        return None
+    sa, sb = a.std(), b.std()
+    gain = float(np.clip(sb / sa, 1 / FINE_CONTRAST, FINE_CONTRAST)) if min(sa, sb) > 3 else 1.0
+    residual = b - gain * a
+    return float(np.abs(residual - np.median(residual)).max())
 
 
 #: Defaults until `benchmarks/verdicts.py --calibrate` has measured them (registry/data/thresholds.json).

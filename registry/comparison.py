@@ -8,8 +8,11 @@ hash is blind to:
 - ``similar``: the same picture, slightly changed (re-encoded, resized, lightly edited); keep it.
 - ``recoloured``: the same picture, but its colours or tone changed beyond what re-encoding does
   (inverted, channels swapped, hue turned, made grayscale, much brighter or darker); fetch it again.
+- ``edited``: the same picture to the hash, but a part of it changed (drawn over, covered, replaced)
+  or it was cropped, padded, turned or mirrored: its 8 x 8 lightness layout moved beyond what
+  re-encoding does; fetch it again.
 - ``uncertain``: too little detail for the distance to mean anything (a flat colour, a nearly blank
-  page) and the colour layout cannot tell either; fetch it again to be safe.
+  page) and neither the colour layout nor the lightness layout can tell; fetch it again to be safe.
 - ``different``: another picture; fetch it.
 
 Thresholds are data, not code: ``registry/data/thresholds.json`` (package data, so an installed
@@ -30,7 +33,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .colour import colour_change, colour_stats, signature
+from .colour import Colours, colour_change, colour_stats, fine_change, signature
 from .errors import HasherError
 from .factory import create
 from .value import ImageHash
@@ -42,6 +45,7 @@ VERDICTS = {
     "similar": "Same picture, slightly changed (re-encoded, resized or lightly edited): "
                "no need to fetch it again.",
     "recoloured": "Same picture, but its colours or tone changed: fetch it again.",
+    "edited": "Same picture, but part of it changed, or it was cropped, turned or mirrored: fetch it again.",
     "uncertain": "Too little detail to tell whether it is the same picture: fetch it again to be safe.",
     "different": "Different picture: fetch it again.",
 }
@@ -55,6 +59,8 @@ ORIENTATION_WORDS = {"identity": "as it is", "rot90": "turned 90° counter-clock
 DEFAULT_MIN_DETAIL = 2.0
 #: Low-detail pairs: mean Lab difference of the 4 x 4 colour layout beyond which they are different.
 DEFAULT_LAYOUT_DIFFERENT = 6.0
+#: Until calibrated: the most a cell of the 8 x 8 lightness layout moves under re-encoding (L units).
+DEFAULT_FINE_LIMIT = 5.0
 
 
 @lru_cache(maxsize=1)
@@ -127,6 +133,11 @@ def layout_different() -> float:
     return float(_calibration().get("low_detail", {}).get("layout_different", DEFAULT_LAYOUT_DIFFERENT))
 
 
+def fine_limit() -> float:
+    """Largest :func:`registry.colour.fine_change` of a re-encoded or resized copy."""
+    return float(_calibration().get("fine_layout", {}).get("limit", DEFAULT_FINE_LIMIT))
+
+
 _thresholds = _calibration  # the name the tests clear
 
 
@@ -150,14 +161,24 @@ def judge(hash_a: ImageHash, hash_b: ImageHash, distance: int, threshold: float,
     colours = hash_a.colour is not None and hash_b.colour is not None
     changes = colour_change(hash_a.colour, hash_b.colour, colour_limits()) if colours else []
     same_picture = distance <= threshold_bits(threshold, hash_a.bit_count)
+    fine = fine_change(hash_a.colour, hash_b.colour) if colours else None
     if low:
-        # The hash says little; the colour layout can still tell clearly different images apart.
+        # The hash says little; the colour layout can still tell clearly different images apart,
+        # and a lightness layout that moved no more than re-encoding moves it can match a copy,
+        # where the signature would have shown a colour change.
         if colours and colour_stats(hash_a.colour, hash_b.colour)["layout"] > layout_different():
             return "different", changes, True
+        if same_picture and not changes and fine is not None and fine <= fine_limit() and all(
+                Colours.from_hex(h.colour).colours_visible for h in (hash_a, hash_b)):
+            return "similar", changes, True
         return "uncertain", changes, True
     if not same_picture:
         return "different", changes, False
-    return ("recoloured" if changes else "similar"), changes, False
+    if changes:
+        return "recoloured", changes, False
+    if fine is not None and fine > fine_limit():
+        return "edited", changes, False
+    return "similar", changes, False
 
 
 @dataclass(frozen=True)

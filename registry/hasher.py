@@ -208,7 +208,7 @@ class Hasher:
         its pixels, so no bit is approximated; the cost is one decode plus eight ``compute`` calls,
         made as one ``compute_many`` batch (one forward pass for the deep hash). The colour
         signatures that travel with the hashes (for verdicts, not bits) come from turning the image's
-        16 x 16 colour thumbnail.
+        colour thumbnails.
         """
         image = self.decode(src)
         if type(self).prepare is Hasher.prepare:   # a mode conversion, pixel by pixel: convert once
@@ -219,9 +219,10 @@ class Hasher:
         outs = self._call(self.compute_many, prepared)
         if len(outs) != len(prepared):
             raise HasherError(f"hasher {self.name!r} returned {len(outs)} results for {len(prepared)} images")
-        # The colour signature is a 16 x 16 thumbnail's statistics: turn the thumbnail, not the image.
-        small = colour_thumbnail(image)
-        return [self._wrap(out, img, signature(orient(small, name)))
+        # The colour signature is two thumbnails' statistics: turn the thumbnails, not the image.
+        thumb = colour_thumbnail(image)
+        return [self._wrap(out, img, signature(thumb if DIHEDRAL_OPS[name] is None
+                                               else thumb.transpose(DIHEDRAL_OPS[name])))
                 for out, img, name in zip(outs, prepared, DIHEDRAL)]
 
     def hash_pair(self, image_a: Image.Image, image_b: Image.Image
@@ -294,7 +295,7 @@ class Hasher:
     def _load_chunk(self, start: int, chunk: list) -> list:
         """(index, source, prepared image or its ImageError, (colour signature, detail)) for each source.
 
-        The colour signature and the fallback detail score come from one 16 x 16 thumbnail (shrinking
+        The colour signature and the fallback detail score share one 16 x 16 thumbnail (shrinking
         a 12 Mpx photo twice cost ~9 ms each time); the detail only where ``prepare`` changed nothing,
         so it is exactly the prepared image's. ``None`` detail: ``_wrap`` computes it if needed.
         """
@@ -304,7 +305,7 @@ class Hasher:
                 image = self.decode(src)
                 prepared = self.prepare(image)
                 thumb = colour_thumbnail(image)
-                detail = thumbnail_detail(thumb) if prepared is image else None
+                detail = thumbnail_detail(thumb.small) if prepared is image else None
                 loaded.append((start + k, src, prepared, (signature(thumb), detail)))
             except ImageError as exc:
                 loaded.append((start + k, src, exc, None))

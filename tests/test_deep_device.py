@@ -17,7 +17,7 @@ pytest.importorskip("torchvision")
 
 import registry  # noqa: E402
 from hashers import deep_device  # noqa: E402
-from registry.colour import colour_change  # noqa: E402
+from registry.colour import colour_change, fine_change  # noqa: E402
 from registry.comparison import colour_limits  # noqa: E402
 
 CUDA = torch.cuda.is_available()
@@ -54,6 +54,7 @@ def test_the_device_path_agrees_with_the_pillow_path(jpegs):
     for p, d in zip(pillow, device):
         assert d.detail == pytest.approx(p.detail, rel=0.1)
         assert colour_change(p.colour, d.colour, colour_limits()) == []
+        assert fine_change(p.colour, d.colour) <= 1.0  # the lightness layouts: the same box weights
 
 
 def test_it_takes_only_what_it_decodes_as_the_cpu_does(jpegs, tmp_path):

@@ -31,6 +31,12 @@ def hashers():
     return out
 
 
+def jpeg_copy(img: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
 def judge_all(hashers, a: Image.Image, b: Image.Image) -> dict:
     """The comparison of a and b per backend, from hashes computed the bulk way (detail and colour filled)."""
     out = {}
@@ -87,7 +93,7 @@ def test_detail_and_colour_survive_dict_and_json(hashers, parrots):
     for name, hasher in hashers.items():
         h = hasher.hash_many([parrots])[0]
         assert h.detail is not None and h.detail > 0
-        assert isinstance(h.colour, str) and len(h.colour) == 102
+        assert isinstance(h.colour, str) and len(h.colour) == 230  # 51 bytes + the 8 x 8 lightness layout
         back = ImageHash.from_dict(json.loads(json.dumps(h.to_dict())))
         assert back == h and back.detail == h.detail and back.colour == h.colour, name
         # and the verdict from the restored hashes is the verdict from the originals
@@ -107,6 +113,90 @@ def test_colour_statistics_see_a_swap_on_a_nearly_neutral_photo():
                              comparison.colour_limits())
 
 
+def _icon(emblem: bool) -> Image.Image:
+    """A folder-like icon on white; with ``emblem``, a small badge in one corner (an Adwaita-style
+    variant: the hashes see the same picture, the file is another icon)."""
+    img = Image.new("RGB", (256, 256), "white")
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((24, 56, 232, 216), 18, fill=(70, 120, 200))
+    draw.rectangle((24, 40, 110, 70), fill=(60, 105, 180))
+    for y in range(90, 200, 14):
+        draw.line((44, y, 212, y), fill=(120, 160, 220), width=3)
+    if emblem:
+        draw.ellipse((160, 150, 236, 226), fill=(30, 30, 30))
+        draw.ellipse((176, 166, 220, 210), fill=(250, 250, 250))
+    return img
+
+
+def test_a_small_part_drawn_over_is_edited_and_fetched_again(hashers):
+    plain, badged = _icon(False), _icon(True)
+    for name, hasher in hashers.items():
+        c = registry.compare_with(hasher, plain, badged)
+        if c.same_picture:   # where the hash overlooks the badge, the lightness layout does not
+            assert c.verdict == "edited" and c.fetch_again, (name, c.verdict)
+        assert c.fetch_again, name
+
+
+def test_re_encoded_and_resized_copies_stay_similar_and_crops_and_mirrors_are_edited(hashers, parrots):
+    from registry.colour import fine_change, signature
+    original = signature(parrots)
+    limit = comparison.fine_limit()
+    for copy in (jpeg_copy(parrots, 50), parrots.resize((192, 128), Image.Resampling.LANCZOS)):
+        assert fine_change(original, signature(copy)) <= limit
+    w, h = parrots.size
+    for edit in (parrots.crop((w // 10, h // 10, w - w // 10, h - h // 10)),
+                 parrots.transpose(Image.Transpose.FLIP_LEFT_RIGHT)):
+        assert fine_change(original, signature(edit)) > limit
+        c = registry.compare_with(hashers["timm"], parrots, edit)
+        assert c.same_picture and c.verdict in ("edited", "recoloured") and c.fetch_again, c.verdict
+
+
+def test_a_flat_image_is_matched_to_its_copy_by_its_lightness_layout():
+    """A low-detail image: the hash alone says 'uncertain'; a copy whose 8 x 8 lightness layout
+    agrees is 'similar', and a page whose words moved is not."""
+    page = Image.new("RGB", (320, 240), "white")
+    ImageDraw.Draw(page).text((30, 40), "hello", fill="black")
+    moved = Image.new("RGB", (320, 240), "white")
+    ImageDraw.Draw(moved).text((200, 170), "hello", fill="black")
+    for name in ("phash", "dhash"):
+        hasher = registry.create(name, hex_len=16)
+        copy = registry.compare_with(hasher, page, jpeg_copy(page, 75))
+        other = registry.compare_with(hasher, page, moved)
+        assert copy.low_detail and copy.verdict == "similar" and not copy.fetch_again, (name, copy.verdict)
+        assert other.fetch_again, (name, other.verdict)
+
+
+def test_a_dark_picture_with_small_coloured_spots_is_not_matched_when_its_channels_are_swapped():
+    """A deep-sky photo's cells average its colour away, so the signature cannot see a red-blue swap:
+    the flat-image match must not vouch for it."""
+    rng = np.random.default_rng(3)
+    arr = rng.integers(0, 6, (256, 256, 1), dtype=np.uint8).repeat(3, axis=2)
+    for y, x in rng.integers(8, 248, (60, 2)):
+        arr[y - 2:y + 2, x - 2:x + 2] = (230, 120, 40) if rng.random() < 0.5 else (60, 110, 240)
+    sky = Image.fromarray(arr)
+    r, g, b = sky.split()
+    for name in ("ahash", "phash", "dhash"):
+        c = registry.compare_with(registry.create(name, hex_len=16), sky, Image.merge("RGB", (b, g, r)))
+        assert c.low_detail and c.fetch_again, (name, c.verdict)
+
+
+@pytest.mark.parametrize("height,width", [(37, 53), (3, 300), (9, 7), (768, 1024), (1001, 640)])
+def test_the_device_paths_box_weights_resize_as_pillow_does(height, width):
+    from registry.colour import FINE, box_weights
+    arr = np.random.default_rng(height).integers(0, 256, (height, width, 3)).astype(np.uint8)
+    pillow = np.asarray(Image.fromarray(arr).resize((FINE, FINE), Image.Resampling.BOX), dtype=float)
+    matrix = np.einsum("ky,yxc,lx->klc", box_weights(height, FINE), arr.astype(float), box_weights(width, FINE))
+    assert np.abs(pillow - matrix).max() <= 1.0
+
+
+def test_signatures_written_before_the_lightness_layout_still_compare(hashers, parrots):
+    from registry.colour import COARSE_BYTES, fine_change
+    h = hashers["phash"].hash_many([parrots])[0]
+    old = h.with_quality(h.detail, h.colour[:2 * COARSE_BYTES])
+    assert fine_change(old.colour, h.colour) is None
+    assert comparison.compare_hashes(old, h).verdict == "similar"
+
+
 def test_calibrated_limits_are_shipped():
     data = json.loads(comparison.THRESHOLDS_FILE.read_text())
     for name in BACKENDS:
@@ -115,6 +205,7 @@ def test_calibrated_limits_are_shipped():
     from registry.colour import COLOUR_LIMITS
     assert set(data["colour"]) == set(COLOUR_LIMITS)
     assert data["low_detail"]["layout_different"] > 0
+    assert 0 < data["fine_layout"]["limit"] == comparison.fine_limit()
     assert "never ../shared/photos" in data["verdicts_calibration"]["about"]
 
 

@@ -1,7 +1,7 @@
 """``image-deep-hash compare A B``: both hashes, the distance and the verdict.
 
 Exit status, as ``cmp``: 0 when B need not be fetched again (identical, or the same picture slightly
-changed), 1 when it must (different, recoloured, too little detail to tell) or cannot be read, 2 for a
+changed), 1 when it must (different, recoloured, edited, too little detail to tell) or cannot be read, 2 for a
 usage error.
 """
 from __future__ import annotations
