@@ -48,12 +48,15 @@ def _export(model, path: Path) -> None:
 class FeatureExtractor:
     """Pooled feature maps of the default model for PIL images, both views, via ONNX Runtime."""
 
-    def __init__(self, threads: int = 2):
+    def __init__(self, threads: int = 2, canonical: bool = False):
         import onnxruntime as ort
 
         import registry
         hasher = registry.create("timm", hex_len=16, views=1)
         self.transform = hasher.loaded.transform
+        #: With ``canonical``, the features are those of each image's canonical twin (learned-v2's second half).
+        self.canonical = canonical
+        self.tag = "canonical" if canonical else ""
         CACHE.mkdir(parents=True, exist_ok=True)
         path = CACHE / "lite0_maps.onnx"
         if not path.is_file():
@@ -67,8 +70,9 @@ class FeatureExtractor:
 
     def pooled(self, images: list[Image.Image]) -> dict[str, np.ndarray]:
         """{view_pool: (n, dim)} for view in whole/centre and every pool in POOLS."""
-        from hashers.deep import _bounded_aspect, _centre_crop
-        rgb = [_bounded_aspect(im.convert("RGB")) for im in images]
+        from hashers.deep import _bounded_aspect, _centre_crop, canonical_image
+        rgb = [im.convert("RGB") for im in images]
+        rgb = [_bounded_aspect(canonical_image(im) if self.canonical else im) for im in rgb]
         out: dict[str, list] = {}
         for view, imgs in (("whole", rgb), ("centre", [_centre_crop(im) for im in rgb])):
             batch = np.stack([self.transform(im).numpy() for im in imgs]).astype(np.float32)

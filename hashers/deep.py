@@ -13,6 +13,9 @@ Why this shape:
   *k* is the sign of the image's coordinate along direction *k*: the *prefix property* holds, with the
   best directions first. (Random hyperplanes in the whitened space measured far worse: they spend bits
   on the noisy directions.) The ``seed`` option does not change learned bits.
+- **Projection ``learned-v2``** (opt-in): the same whitening over the parts of the views and of their
+  canonical twins (grayscale, 128 px on the shorter side), one batch of four views per image, so that
+  grayscale, blurred and downscaled copies keep half their embedding.
 - **Projection ``random``** (``deep_recipe``) is the v1 hash, bit for bit: the pre-logits embedding, centred by a shipped
   mean, projected onto ``RandomState(seed)`` hyperplanes (SimHash). It stays available, and its hashes
   keep their identity, so stored v1 hashes compare with new ``random`` ones and never with learned ones.
@@ -40,9 +43,9 @@ from registry.value import ImageHash
 from . import deep_cpu, deep_device
 from .deep_engine import ENGINES, TorchNetwork, _network, _networks, choose_engine  # noqa: F401
 from .deep_preprocess import eval_transform
-from .deep_recipe import (LEARNED, MAX_BITS, MEANS_DIR, PROJECTIONS, SHIPPED_LEARNED,  # noqa: F401
-                          SHIPPED_MEANS, Recipe, _projection, centering_file, learned_file,
-                          load_centering, resolve_recipe)
+from .deep_recipe import (LEARNED, LEARNED_V2, MAX_BITS, MEANS_DIR, PROJECTIONS, SHIPPED_LEARNED,  # noqa: F401
+                          SHIPPED_MEANS, Recipe, _projection, canonical_image, centering_file,
+                          learned_file, load_centering, resolve_recipe)
 from .deep_weights import (DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, MODEL_CACHE_SIZE,  # noqa: F401
                            LoadedModel, WeightsSource, WeightsUnavailable, _cache, cached_hub_file,
                            load_model, map_in_order, timm_module, weights_source)
@@ -179,7 +182,7 @@ class TimmHasher(Hasher):
         self.transform = eval_transform(self.network.data_config) or self._timm_transform()
         # JPEG files decode on the device when the network runs there (tests switch it on for the CPU).
         self.decode_on_device = (self.device != "cpu" and self.engine == "torch" and deep_device.available()
-                                 and deep_device.supports(self.network.data_config))
+                                 and deep_device.supports(self.network.data_config) and not self.recipe.canonical)
         self._local = threading.local()  # deep_cpu gives each of its threads a network of its own
         self.centering = self.recipe.centering
         self.mean = self.recipe.mean
@@ -238,8 +241,15 @@ class TimmHasher(Hasher):
 
     # --- embedding ----------------------------------------------------------------------------
     def _views(self, img):
-        img = _bounded_aspect(img.convert("RGB"))
-        return [img, _centre_crop(img)] if self.options["views"] == 2 else [img]
+        """The views the network sees: the image (and its centre), then for learned-v2 the same of
+        its canonical twin."""
+        rgb = img.convert("RGB")
+        sources = [rgb, canonical_image(rgb)] if self.recipe.canonical else [rgb]
+        out = []
+        for source in sources:
+            source = _bounded_aspect(source)
+            out += [source, _centre_crop(source)] if self.options["views"] == 2 else [source]
+        return out
 
     def embed(self, images) -> np.ndarray:
         """Float embeddings (n x dim) of images or image sources, before centring and projection."""
@@ -270,16 +280,20 @@ class TimmHasher(Hasher):
         return network.run(batch if isinstance(batch, np.ndarray) else batch.cpu().numpy())
 
     def pooled(self, feats: np.ndarray, n: int) -> np.ndarray:
-        """The embeddings of ``n`` images from their views' features: views averaged, parts normalised."""
-        emb = feats.astype(np.float64).reshape(n, self.options["views"], -1).mean(axis=1)
-        if self.recipe.normalise:
-            parts, start = [], 0
+        """The embeddings of ``n`` images from their views' features: views averaged, parts normalised
+        (for learned-v2, the image's views and its canonical twin's views each on their own)."""
+        groups = 2 if self.recipe.canonical else 1
+        emb = feats.astype(np.float64).reshape(n, groups, self.options["views"], -1).mean(axis=2)
+        if not self.recipe.normalise:
+            return emb.reshape(n, -1)
+        parts = []
+        for g in range(groups):
+            start = 0
             for width in self.recipe.widths:
-                part = emb[:, start:start + width]
+                part = emb[:, g, start:start + width]
                 parts.append(part / (np.linalg.norm(part, axis=1, keepdims=True) + 1e-12))
                 start += width
-            emb = np.concatenate(parts, axis=1)
-        return emb
+        return np.concatenate(parts, axis=1)
 
     def iter_hashes(self, sources, *, batch_size: int = 32):
         """On a GPU, JPEG files are decoded and transformed on the device (``deep_device``).
