@@ -431,7 +431,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--no-series", action="store_true")
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--deep-projections", nargs="+", default=["learned-v1", "random"],
-                    help="deep hash projections to measure: learned-v1, random (v1, the default) and learned-v2")
+                    help="deep hash projections to measure (default: learned-v1 and random, v1; learned-v2 on request)")
     ap.add_argument("--smoke", action="store_true",
                     help=f"a quick check that every stage runs, not a measurement: photos downscaled to "
                          f"{SMOKE_MAX_SIDE} px, {len(SMOKE_TRANSFORMS)} edits, 2 levels per series")

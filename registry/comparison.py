@@ -12,7 +12,7 @@ hash is blind to:
   or it was cropped, padded, turned or mirrored: its 8 x 8 lightness layout moved beyond what
   re-encoding does; fetch it again.
 - ``uncertain``: too little detail for the distance to mean anything (a flat colour, a nearly blank
-  page) and neither the colour layout nor the lightness layout can tell; fetch it again to be safe.
+  page) and the colour layout cannot tell either; fetch it again to be safe.
 - ``different``: another picture; fetch it.
 
 Thresholds are data, not code: ``registry/data/thresholds.json`` (package data, so an installed
@@ -33,7 +33,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .colour import Colours, colour_change, colour_stats, fine_change, signature
+from .colour import colour_change, colour_stats, fine_change, signature
 from .errors import HasherError
 from .factory import create
 from .value import ImageHash
@@ -163,14 +163,10 @@ def judge(hash_a: ImageHash, hash_b: ImageHash, distance: int, threshold: float,
     same_picture = distance <= threshold_bits(threshold, hash_a.bit_count)
     fine = fine_change(hash_a.colour, hash_b.colour) if colours else None
     if low:
-        # The hash says little; the colour layout can still tell clearly different images apart,
-        # and a lightness layout that moved no more than re-encoding moves it can match a copy,
-        # where the signature would have shown a colour change.
+        # The hash says little; the colour layout can still tell clearly different images apart. Nothing
+        # here matches them: a page whose words changed in place keeps every thumbnail and layout.
         if colours and colour_stats(hash_a.colour, hash_b.colour)["layout"] > layout_different():
             return "different", changes, True
-        if same_picture and not changes and fine is not None and fine <= fine_limit() and all(
-                Colours.from_hex(h.colour).colours_visible for h in (hash_a, hash_b)):
-            return "similar", changes, True
         return "uncertain", changes, True
     if not same_picture:
         return "different", changes, False

@@ -17,7 +17,7 @@ from typing import Any, Callable, ClassVar, Collection, Iterable, Iterator, Mapp
 import numpy as np
 from PIL import Image
 
-from .colour import colour_thumbnail, signature, thumbnail_detail
+from .colour import colour_thumbnail, signature, thumbnail_detail, turned_thumbnail
 from .errors import HasherError, ImageError
 from .loading import load_image
 from .results import HashResult
@@ -221,8 +221,7 @@ class Hasher:
             raise HasherError(f"hasher {self.name!r} returned {len(outs)} results for {len(prepared)} images")
         # The colour signature is two thumbnails' statistics: turn the thumbnails, not the image.
         thumb = colour_thumbnail(image)
-        return [self._wrap(out, img, signature(thumb if DIHEDRAL_OPS[name] is None
-                                               else thumb.transpose(DIHEDRAL_OPS[name])))
+        return [self._wrap(out, img, signature(turned_thumbnail(thumb, image, DIHEDRAL_OPS[name])))
                 for out, img, name in zip(outs, prepared, DIHEDRAL)]
 
     def hash_pair(self, image_a: Image.Image, image_b: Image.Image

@@ -36,8 +36,10 @@ from .video_reader import VideoInfo
 
 #: The alignment tolerance, as a fraction of the larger frame interval.
 TOLERANCE = 0.5
-#: Consecutive recoloured frames that make a colour change (fewer are codec noise).
+#: Consecutive recoloured (or edited) frames that make a change (fewer are codec noise).
 RECOLOURED_RUN = 3
+#: Frame verdicts from limits fitted per image, which count only in runs of RECOLOURED_RUN.
+RUN_VERDICTS = ("recoloured", "edited")
 #: Share of A's frames to fetch again at which the verdict calls B a different (or recoloured) video.
 DIFFERENT_SHARE = 0.5
 
@@ -148,6 +150,7 @@ VIDEO_VERDICTS = {
     "same": "Every frame is the same picture: nothing to fetch again.",
     "changed": "Some frames changed or are missing: fetch those again.",
     "recoloured": "The same frames, but their colours changed: fetch the video again.",
+    "edited": "The same frames, but cropped, turned or partly changed: fetch the video again.",
     "different": "Most frames changed or are missing: a different video; fetch it all again.",
 }
 
@@ -177,18 +180,19 @@ class VideoComparison:
 
         A colour change shows on a run of frames; one frame alone past a colour limit is codec noise
         (each frame is a fresh draw against limits fitted at a per-image rate, so a long clip would
-        otherwise almost always have one), so "recoloured" counts only in runs of ``RECOLOURED_RUN``.
+        otherwise almost always have one), so "recoloured" counts only in runs of ``RECOLOURED_RUN``; so
+        does "edited" (the lightness layout's limit is fitted the same way).
         """
         pairs, keep = self.pairs, []
         i = 0
         while i < len(pairs):
-            if pairs[i].verdict != "recoloured":
+            if pairs[i].verdict not in RUN_VERDICTS:
                 if pairs[i].fetch_again:
                     keep.append(pairs[i])
                 i += 1
                 continue
             j = i
-            while j < len(pairs) and pairs[j].verdict == "recoloured":
+            while j < len(pairs) and pairs[j].verdict == pairs[i].verdict:
                 j += 1
             if j - i >= min(RECOLOURED_RUN, len(pairs)):
                 keep.extend(pairs[i:j])
@@ -229,8 +233,10 @@ class VideoComparison:
             return "same"
         if self.frames_to_fetch < DIFFERENT_SHARE * max(1, self.hashed_a):
             return "changed"
-        recoloured = sum(1 for p in flagged if p.verdict == "recoloured")
-        return "recoloured" if recoloured > len(flagged) / 2 else "different"
+        for kind in RUN_VERDICTS:   # the same pictures, changed: not a different video
+            if sum(1 for p in flagged if p.verdict == kind) > len(flagged) / 2:
+                return kind
+        return "different"
 
     @property
     def fetch_again(self) -> bool:

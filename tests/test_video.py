@@ -139,6 +139,14 @@ def test_a_copy_with_its_colours_changed_is_recoloured(original, clips):
     assert "colours" in result.verdict_text
 
 
+def test_a_mirrored_copy_is_the_same_frames_edited_and_fetched_again(original, clips):
+    mirrored = reencode(original, clips / "mirror.mp4", crf=20,
+                        edit=lambda im: im.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    result = video.compare_videos(original, mirrored, backend="timm")
+    assert result.verdict == "edited" and result.fetch_again, [p.verdict for p in result.pairs]
+    assert "cropped, turned or partly changed" in result.verdict_text
+
+
 def test_a_few_consecutive_recoloured_frames_are_flagged_but_one_alone_is_codec_noise(original, clips):
     swap = lambda im: Image.merge("RGB", im.split()[::-1])
     one = reencode(original, clips / "one_bgr.mp4", crf=20, edit=lambda im, n=iter(range(FRAMES)):
