@@ -221,8 +221,8 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
     }
 
 
-#: Largest lightness change of one fine cell that a tone change explains: beyond what re-encoding does,
-#: after the best brightness and contrast fit, a part of the picture changed.
+#: The largest contrast ratio ``fine_change`` fits away before it compares cells (a tone edit within the
+#: colour limits, which allow 1.3); beyond it, the cells' difference counts.
 FINE_CONTRAST = 1.5
 
 

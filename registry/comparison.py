@@ -161,7 +161,6 @@ def judge(hash_a: ImageHash, hash_b: ImageHash, distance: int, threshold: float,
     colours = hash_a.colour is not None and hash_b.colour is not None
     changes = colour_change(hash_a.colour, hash_b.colour, colour_limits()) if colours else []
     same_picture = distance <= threshold_bits(threshold, hash_a.bit_count)
-    fine = fine_change(hash_a.colour, hash_b.colour) if colours else None
     if low:
         # The hash says little; the colour layout can still tell clearly different images apart. Nothing
         # here matches them: a page whose words changed in place keeps every thumbnail and layout.
@@ -172,6 +171,7 @@ def judge(hash_a: ImageHash, hash_b: ImageHash, distance: int, threshold: float,
         return "different", changes, False
     if changes:
         return "recoloured", changes, False
+    fine = fine_change(hash_a.colour, hash_b.colour) if colours else None   # only a kept pair needs it
     if fine is not None and fine > fine_limit():
         return "edited", changes, False
     return "similar", changes, False
