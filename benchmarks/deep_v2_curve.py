@@ -1,13 +1,16 @@
 """Learning curve of the learned projection: held-out detection against the number of fitting photos.
 
-    python benchmarks/deep_v2_curve.py     # after deep_v2_study.py has cached the corpus features
+    python benchmarks/deep_v2_curve.py                          # learned-v1's design
+    python benchmarks/deep_v2_curve.py --projection learned-v2  # with each photo's canonical twin
 
-Fits the shipped design (benchmarks/fit_deep_projection.py) on the first N fit photos (several random
-draws of N) and scores the corpus's held-out photos as deep_v2_study.py does; if detection still climbs
-at the full corpus, more photos would still help.
+Fits the shipped design (benchmarks/fit_deep_projection.py) on N fit photos (three random draws of N
+below the full fit split) and scores the corpus's held-out photos as deep_v2_study.py does; if detection
+still climbs at the full corpus, more photos would still help. Features are cached (deep_v2_features),
+so a rerun after the corpus grows extracts only the new photos'.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -20,34 +23,54 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import fit_deep_projection as fit  # noqa: E402
 from benchmarks.deep_v2_features import FeatureExtractor  # noqa: E402
-from benchmarks.deep_v2_study import CORPUS, EDITS, Projection, corpus_photos, evaluate, features  # noqa: E402
+from benchmarks.deep_v2_study import (CORPUS, DIHEDRAL_EDITS, EDITS, Projection, corpus_photos,  # noqa: E402
+                                      evaluate, features)
+
+SIZES = (50, 100, 200, 400, 600, 800)
 
 
-def main() -> dict:
-    fit_paths, hold_paths, groups = corpus_photos(CORPUS, ROOT / "benchmarks" / "corpus_sources.json")
-    extractor = FeatureExtractor()
-    x = fit.stack(features(extractor, fit_paths, "orig"))
-    copies = [fit.stack(features(extractor, fit_paths, f"train{k}")) for k in range(fit.AUGMENT)]
-    xo = fit.stack(features(extractor, hold_paths, "orig"))
-    xe = {k: fit.stack(features(extractor, hold_paths, k)) for k in EDITS}
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--projection", choices=("learned-v1", "learned-v2"), default="learned-v1")
+    ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("--record", type=Path, default=ROOT / "benchmarks" / "corpus_sources.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "deep_v2")
+    args = ap.parse_args(argv)
+    canonical = args.projection == "learned-v2"
+    shrink = fit.SHRINK_V2 if canonical else fit.SHRINK
+    extractors = [FeatureExtractor()] + ([FeatureExtractor(canonical=True)] if canonical else [])
+    fit_paths, hold_paths, groups = corpus_photos(args.corpus, args.record)
+
+    def embed(paths, edit):
+        return np.concatenate([fit.stack(features(ex, paths, edit)) for ex in extractors], axis=1)
+
+    x = embed(fit_paths, "orig")
+    copies = [embed(fit_paths, f"train{k}") for k in range(fit.AUGMENT)]
+    xo = embed(hold_paths, "orig")
+    # learned-v2 is scored as its study chose it: the issue's bar sets quarter turns aside
+    edits = [k for k in EDITS if not (canonical and k in DIHEDRAL_EDITS)]
+    xe = {k: embed(hold_paths, k) for k in edits}
     rows = []
     rng = np.random.default_rng(0)
-    for n in (50, 100, 200, 400, len(fit_paths)):
+    for n in [s for s in SIZES if s < len(fit_paths)] + [len(fit_paths)]:
         means, mins = [], []
         for draw in range(3 if n < len(fit_paths) else 1):
             pick = rng.choice(len(fit_paths), n, replace=False) if n < len(fit_paths) else np.arange(n)
-            proj = Projection("lw-sign", x.shape[1], keep=256, shrink=fit.SHRINK).fit(
+            proj = Projection("lw-sign", x.shape[1], keep=256, shrink=shrink).fit(
                 np.concatenate([x[pick]] * len(copies)), np.concatenate([c[pick] for c in copies]))
             res = evaluate(proj, xo, xe, groups)
             means.append(res["mean"])
             mins.append(res["min"])
         rows.append({"fit_photos": n, "mean_detection": round(float(np.mean(means)), 4),
-                     "worst_edit_detection": round(float(np.mean(mins)), 4)})
+                     "worst_edit_detection": round(float(np.mean(mins)), 4),
+                     "worst_edit_detection_draws": [round(float(m), 4) for m in mins]})
         print(rows[-1], file=sys.stderr)
-    out = ROOT / "benchmarks" / "results" / "deep_v2"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "learning_curve.json").write_text(json.dumps(rows, indent=1))
-    return {"rows": rows}
+    result = {"projection": args.projection, "holdout_photos": len(hold_paths), "fit_photos": len(fit_paths),
+              "corpus_record": str(args.record.name), "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = "learning_curve.json" if not canonical else "learning_curve_v2.json"
+    (args.out / name).write_text(json.dumps(result, indent=1))
+    return result
 
 
 if __name__ == "__main__":

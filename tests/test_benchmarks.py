@@ -40,10 +40,25 @@ def test_robustness_benchmark_on_three_photos(tmp_path):
         for t in m["transforms"].values():
             assert 0 <= t["detection"] <= 1 and 0 <= t["auc"] <= 1
         assert set(m["series"]) == {"jpeg_quality", "noise_sigma", "crop_percent"}
+        for s in m["series"].values():
+            assert -1 <= s["spearman_per_photo_mean"] <= 1
     # imagehash's phash and ours at the same size are the same hash, so they score the same
     assert methods["phash-16"]["transforms"] == methods["imagehash.phash-16"]["transforms"]
     table = robustness.thresholds(data)["thresholds"]
     assert set(table) == {"ahash", "phash", "dhash", "timm"} and set(table["phash"]) == {"4", "16"}
+
+
+def test_per_photo_spearman_ranks_each_photos_copies_on_their_own():
+    import numpy as np
+    from benchmarks.robustness import per_photo_spearman
+    rising = [0, 1, 2, 5, 9]          # more damage, farther: a perfect ranking
+    falling = [9, 5, 2, 1, 0]
+    flat = [3, 3, 3, 3, 3]            # ranks nothing: counts as 0
+    assert per_photo_spearman(np.array([rising, rising]))["spearman_per_photo_mean"] == pytest.approx(1.0)
+    res = per_photo_spearman(np.array([rising, falling, flat]))
+    assert res["spearman_per_photo_mean"] == pytest.approx(0.0) and res["photos_constant"] == 1
+    # two photos moving at different rates rank perfectly each, though pooled they would not
+    assert per_photo_spearman(np.array([[0, 1, 2], [0, 10, 20]]))["spearman_per_photo_median"] == pytest.approx(1.0)
 
 
 def test_speed_benchmark_on_three_photos(tmp_path):
