@@ -164,14 +164,37 @@ def dedup_manifest(manifest: Manifest | os.PathLike | str, radius: Optional[int]
                        {e.path: e.hash for e in good})
 
 
-def _dihedral_stream(hasher, files):
-    """(file, eight hashes or an error) per file, in order; one decode each."""
+def _dihedral_stream(hasher, files, workers: int = 1):
+    """(eight hashes or None, an error or None) per file, in order; one decode each, in this process
+    or, as plain hashing does (``hash_stream``), over ``workers`` processes."""
     from .errors import HasherError, ImageError
+    if workers > 1 and len(files) > 2 * workers:
+        from .engines import pool_map
+        for _, (found, error) in pool_map(_dihedral_chunk, hasher.spec, files, workers=workers):
+            if error is not None:
+                yield None, (ImageError if error[0] == "image" else HasherError)(error[1])
+            else:
+                yield [ImageHash.from_dict(h) for h in found], None
+        return
     for file in files:
         try:
-            yield file, hasher.hash_dihedral(file), None
+            yield hasher.hash_dihedral(file), None
         except (ImageError, HasherError) as exc:
-            yield file, None, exc
+            yield None, exc
+
+
+def _dihedral_chunk(spec, start: int, chunk: list) -> list:
+    """Runs in a worker process: each file's eight hashes as plain dicts, or (kind, message) of its error."""
+    from .engines import _worker_hasher
+    from .errors import HasherError, ImageError
+    hasher = _worker_hasher(spec)
+    out = []
+    for file in chunk:
+        try:
+            out.append(([h.to_dict() for h in hasher.hash_dihedral(file)], None))
+        except (ImageError, HasherError) as exc:
+            out.append((None, ("image" if isinstance(exc, ImageError) else "hasher", str(exc))))
+    return out
 
 
 def dedup(paths: Sequence[os.PathLike | str], hasher, *, radius: Optional[int] = None,
@@ -188,7 +211,7 @@ def dedup(paths: Sequence[os.PathLike | str], hasher, *, radius: Optional[int] =
         radius = radius_for(hasher.name, hasher.hex_len, type(hasher).similar_threshold, dihedral=dihedral)
     rels, hashes, unreadable, turned = [], [], [], []
     if dihedral:
-        stream = ((rec[1], rec[2]) for rec in _dihedral_stream(hasher, [f for f, _ in files]))
+        stream = _dihedral_stream(hasher, [f for f, _ in files], workers)
     else:
         stream = ((r.hash, r.error) for r in hash_stream(hasher, [f for f, _ in files], workers))
     with progress_bar(len(files), progress, hasher.name) as bar:

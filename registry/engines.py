@@ -65,12 +65,22 @@ def run_process_pool(spec: Mapping[str, Any], sources: Iterable[Any], *, workers
     Several chunks per worker keep every process busy to the end; small chunks cost little next
     to decoding. Spawn, not fork: safe with torch and with threads.
     """
+    for source, item in pool_map(_hash_chunk_in_worker, spec, sources, workers=workers, chunk_size=chunk_size):
+        yield HashResult.from_dict(item, source=source)
+
+
+def pool_map(task, spec: Mapping[str, Any], sources: Iterable[Any], *, workers: int = 2,
+             chunk_size: int = 16) -> Iterator[tuple[Any, Any]]:
+    """(source, what ``task(spec, start, chunk)`` made of it) for each source, in input order, the
+    chunks run over ``workers`` spawned processes. ``task`` is a module-level function (it is pickled
+    by name) returning one picklable item per source of its chunk, in order: the process engine's is
+    a hash record; ``dedup --dihedral``'s is the eight hashes of the turned images."""
     sources = list(sources)
     workers = max(1, min(int(workers), os.cpu_count() or 1))
     chunk_size = max(1, min(chunk_size, -(-len(sources) // (4 * workers)) or 1))
     chunks = [(i, sources[i:i + chunk_size]) for i in range(0, len(sources), chunk_size)]
     ctx = multiprocessing.get_context("spawn")
-    done: dict[int, list[dict]] = {}
+    done: dict[int, list] = {}
     next_chunk = 0
     # Each worker gets its share of the cores, so a hasher that runs threads of its own (the deep hash's
     # one image per core) does not start cores x workers of them.
@@ -85,16 +95,15 @@ def run_process_pool(spec: Mapping[str, Any], sources: Iterable[Any], *, workers
     share = max(1, usable // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=limit_threads,
                              initargs=(share,)) as pool:
-        pending: dict[Future, int] = {pool.submit(_hash_chunk_in_worker, dict(spec), start, chunk): k
+        pending: dict[Future, int] = {pool.submit(task, dict(spec), start, chunk): k
                                       for k, (start, chunk) in enumerate(chunks)}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 done[pending.pop(future)] = future.result()
             while next_chunk in done:  # release in input order, as soon as possible
-                start, chunk = chunks[next_chunk]
-                for item in done.pop(next_chunk):
-                    yield HashResult.from_dict(item, source=chunk[item["index"] - start])
+                _, chunk = chunks[next_chunk]
+                yield from zip(chunk, done.pop(next_chunk))
                 next_chunk += 1
 
 

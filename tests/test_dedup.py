@@ -187,6 +187,31 @@ def test_rotated_and_flipped_copies_group_only_with_dihedral(tmp_path):
     assert code == 0 and len(json.loads(out)["groups"]) == 1
 
 
+def test_dihedral_dedup_over_worker_processes_finds_what_one_process_finds(tmp_path, monkeypatch):
+    from registry import engines
+    pools = []
+    real_pool_map = engines.pool_map
+    monkeypatch.setattr(engines, "pool_map", lambda *a, **k: pools.append(k["workers"]) or real_pool_map(*a, **k))
+    img = Image.fromarray(originals()["chelsea"])
+    img.save(tmp_path / "cat.png")
+    img.transpose(Image.Transpose.ROTATE_270).save(tmp_path / "cat_turned.png")
+    img.transpose(Image.Transpose.TRANSPOSE).save(tmp_path / "cat_transposed.png")
+    Image.fromarray(originals()["rocket"]).save(tmp_path / "rocket.png")
+    Image.fromarray(originals()["coffee"]).save(tmp_path / "coffee.png")
+    (tmp_path / "broken.png").write_bytes(b"not a picture")
+    hasher = registry.create("phash")
+    alone = dedup([tmp_path], hasher, dihedral=True)
+    assert pools == []
+    pooled = dedup([tmp_path], hasher, dihedral=True, workers=2)
+    assert pools == [2]   # the eight orientations were hashed in worker processes
+    assert [set(g.files) for g in pooled.groups] == [{"cat.png", "cat_turned.png", "cat_transposed.png"}]
+    assert [g.files for g in pooled.groups] == [g.files for g in alone.groups]
+    assert pooled.hashes == alone.hashes
+    assert [h.colour for h in pooled.hashes.values()] == [h.colour for h in alone.hashes.values()]
+    assert [f for f, _ in pooled.unreadable] == ["broken.png"] == [f for f, _ in alone.unreadable]
+    assert isinstance(pooled.unreadable[0][1], str) and pooled.unreadable[0][1] == alone.unreadable[0][1]
+
+
 def test_a_pair_at_exactly_the_radius_is_grouped_at_every_length():
     from registry.dedup import group_hashes
     rng = np.random.default_rng(3)
