@@ -6,7 +6,9 @@
 Fits the shipped design (benchmarks/fit_deep_projection.py) on N fit photos (three random draws of N
 below the full fit split) and scores the corpus's held-out photos as deep_v2_study.py does; if detection
 still climbs at the full corpus, more photos would still help. Features are cached (deep_v2_features),
-so a rerun after the corpus grows extracts only the new photos'.
+so a rerun after the corpus grows extracts only the new photos'. The shipped projection of the same name
+is scored on the same held-out photos (``shipped``), so a refit on the full fit split can be compared
+with what users have.
 """
 from __future__ import annotations
 
@@ -27,6 +29,18 @@ from benchmarks.deep_v2_study import (CORPUS, DIHEDRAL_EDITS, EDITS, Projection,
                                       evaluate, features)
 
 SIZES = (50, 100, 200, 400, 600, 800)
+
+
+def shipped_score(projection: str, xo: np.ndarray, xe: dict, groups: np.ndarray) -> dict:
+    """The shipped file's detection on the held-out photos, scored as the curve's fits are."""
+    from hashers.deep_recipe import DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, _learned_recipe, learned_file
+    recipe = _learned_recipe(learned_file(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, fit.VIEWS, projection), projection)
+    proj = Projection("shipped", xo.shape[1])
+    proj.mean, proj.matrix = recipe.mean, recipe.basis.T
+    res = evaluate(proj, xo, xe, groups)
+    return {"mean_detection": round(res["mean"], 4), "worst_edit_detection": round(res["min"], 4),
+            "worst_edit": res["worst"], "threshold_bits": res["threshold"],
+            "lookalikes_matched": round(res["lookalike_match"], 4)}
 
 
 def main(argv=None) -> dict:
@@ -53,7 +67,7 @@ def main(argv=None) -> dict:
     rows = []
     rng = np.random.default_rng(0)
     for n in [s for s in SIZES if s < len(fit_paths)] + [len(fit_paths)]:
-        means, mins = [], []
+        means, mins, looks = [], [], []
         for draw in range(3 if n < len(fit_paths) else 1):
             pick = rng.choice(len(fit_paths), n, replace=False) if n < len(fit_paths) else np.arange(n)
             proj = Projection("lw-sign", x.shape[1], keep=256, shrink=shrink).fit(
@@ -61,12 +75,16 @@ def main(argv=None) -> dict:
             res = evaluate(proj, xo, xe, groups)
             means.append(res["mean"])
             mins.append(res["min"])
+            looks.append(res["lookalike_match"])
         rows.append({"fit_photos": n, "mean_detection": round(float(np.mean(means)), 4),
+                     "lookalikes_matched": round(float(np.mean(looks)), 4),
                      "worst_edit_detection": round(float(np.mean(mins)), 4),
                      "worst_edit_detection_draws": [round(float(m), 4) for m in mins]})
         print(rows[-1], file=sys.stderr)
     result = {"projection": args.projection, "holdout_photos": len(hold_paths), "fit_photos": len(fit_paths),
-              "corpus_record": str(args.record.name), "rows": rows}
+              "corpus_record": str(args.record.name), "rows": rows,
+              "shipped": shipped_score(args.projection, xo, xe, groups)}
+    print({"shipped": result["shipped"]}, file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     name = "learning_curve.json" if not canonical else "learning_curve_v2.json"
     (args.out / name).write_text(json.dumps(result, indent=1))

@@ -215,7 +215,7 @@ def dedup(paths: Sequence[os.PathLike | str], hasher, *, radius: Optional[int] =
     else:
         stream = ((r.hash, r.error) for r in hash_stream(hasher, [f for f, _ in files], workers))
     with progress_bar(len(files), progress, hasher.name) as bar:
-        for (file, rel), (found, error) in zip(files, stream):
+        for (file, rel), (found, error) in zip(files, stream, strict=True):
             bar.update(1)
             if error is not None:
                 unreadable.append((rel, str(error)))

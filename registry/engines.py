@@ -103,7 +103,7 @@ def pool_map(task, spec: Mapping[str, Any], sources: Iterable[Any], *, workers: 
                 done[pending.pop(future)] = future.result()
             while next_chunk in done:  # release in input order, as soon as possible
                 _, chunk = chunks[next_chunk]
-                yield from zip(chunk, done.pop(next_chunk))
+                yield from zip(chunk, done.pop(next_chunk), strict=True)  # one item per source, or an error
                 next_chunk += 1
 
 

@@ -425,7 +425,7 @@ def hash_folder(paths: Sequence[os.PathLike | str], output: os.PathLike | str, h
     written: dict[str, ManifestEntry] = {}
     try:
         with progress_bar(len(todo), progress, hasher.name) as bar:
-            for (file, rel), record in zip(todo, hash_stream(hasher, [f for f, _ in todo], workers)):
+            for (file, rel), record in zip(todo, hash_stream(hasher, [f for f, _ in todo], workers), strict=True):
                 bar.update(1)
                 try:
                     st = file.stat()

@@ -119,6 +119,22 @@ def test_every_engine_gives_the_same_records(examples, tmp_path):
     assert [type(r.error) for r in pooled] == [type(r.error) for r in local]
 
 
+def _one_item_short(spec, start, chunk):
+    """A pool task that loses the last source of its chunk."""
+    return [start + k for k in range(len(chunk))][:-1]
+
+
+def _one_item_each(spec, start, chunk):
+    return [start + k for k in range(len(chunk))]
+
+
+def test_a_pool_task_that_loses_a_source_is_an_error_never_a_shifted_stream():
+    spec = registry.create("dhash").spec
+    assert list(engines.pool_map(_one_item_each, spec, list("abcde"), workers=2)) == list(zip("abcde", range(5)))
+    with pytest.raises(ValueError):
+        list(engines.pool_map(_one_item_short, spec, list("abcde"), workers=2))
+
+
 def test_a_hasher_that_prefetches_gives_the_same_stream_and_reads_at_most_one_batch_ahead(examples, tmp_path):
     class Prefetching(type(registry.create("phash"))):
         prefetch = 1
