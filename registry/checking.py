@@ -26,7 +26,8 @@ from typing import Any, Iterator, Optional
 from .comparison import compare_hashes, similar_threshold
 from .factory import create
 from .files import file_digest, find_images, safe_path
-from .manifest import Manifest, ManifestEntry, ManifestError, hash_stream, read_manifest
+from .engines import hash_stream
+from .manifest import Manifest, ManifestEntry, ManifestError, read_manifest
 
 STATUSES = ("identical", "same-picture", "changed", "missing", "unreadable", "new")
 #: Statuses that make a check fail (exit status 1).

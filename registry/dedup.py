@@ -25,7 +25,9 @@ from scipy.sparse.csgraph import connected_components
 from .comparison import judge, min_detail, turn_penalty
 from .index import HashIndex, default_radius
 from .files import find_images
-from .manifest import Manifest, ManifestError, hash_stream, is_parquet, read_manifest
+from .engines import hash_stream, pool_map, pool_pays_off, worker_hasher
+from .errors import HasherError, ImageError
+from .manifest import Manifest, ManifestError, is_parquet, read_manifest
 from .value import ImageHash
 
 
@@ -167,9 +169,7 @@ def dedup_manifest(manifest: Manifest | os.PathLike | str, radius: Optional[int]
 def _dihedral_stream(hasher, files, workers: int = 1):
     """(eight hashes or None, an error or None) per file, in order; one decode each, in this process
     or, as plain hashing does (``hash_stream``), over ``workers`` processes."""
-    from .errors import HasherError, ImageError
-    if workers > 1 and len(files) > 2 * workers:
-        from .engines import pool_map
+    if pool_pays_off(workers, len(files)):
         for _, (found, error) in pool_map(_dihedral_chunk, hasher.spec, files, workers=workers):
             if error is not None:
                 yield None, (ImageError if error[0] == "image" else HasherError)(error[1])
@@ -185,9 +185,7 @@ def _dihedral_stream(hasher, files, workers: int = 1):
 
 def _dihedral_chunk(spec, start: int, chunk: list) -> list:
     """Runs in a worker process: each file's eight hashes as plain dicts, or (kind, message) of its error."""
-    from .engines import _worker_hasher
-    from .errors import HasherError, ImageError
-    hasher = _worker_hasher(spec)
+    hasher = worker_hasher(spec)
     out = []
     for file in chunk:
         try:

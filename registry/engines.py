@@ -21,6 +21,24 @@ from .hasher import register_engine
 from .results import HashResult
 
 
+#: Below this many sources a process pool costs more to start than it saves (24 photos: dedup
+#: --dihedral with pHash took 1.24 s over 2 processes, 0.95 s in one; 162 photos: 4.2 s against 7.2 s).
+POOL_MIN_SOURCES = 32
+
+
+def pool_pays_off(workers: int, count: int) -> bool:
+    """Whether ``count`` sources go over ``workers`` processes: the one rule of ``hash_stream``,
+    ``check``, ``dedup`` (``--dihedral`` too) and ``hash -j``."""
+    return workers > 1 and count > max(POOL_MIN_SOURCES, 2 * workers)
+
+
+def hash_stream(hasher, sources: list, workers: int = 1) -> Iterator[HashResult]:
+    """HashResults for ``sources`` in order: in this process, or over ``workers`` processes."""
+    if pool_pays_off(workers, len(sources)):
+        return run_process_pool(hasher.spec, sources, workers=workers)
+    return hasher.iter_hashes(sources)
+
+
 def run_local(spec: Mapping[str, Any], sources: Iterable[Any], *, batch_size: int = 32
               ) -> Iterator[HashResult]:
     """Hash in this process; lazy, so the sources may be an endless generator."""
@@ -38,7 +56,7 @@ def limit_threads(n: int) -> None:
 
 def _hash_chunk_in_worker(spec: Mapping[str, Any], start: int, chunk: list) -> list[dict]:
     """Runs in a worker: plain dicts cross the process boundary, not ImageHash objects."""
-    hasher = _worker_hasher(spec)
+    hasher = worker_hasher(spec)
     out = []
     for record in hasher.iter_hashes(chunk):
         out.append({**record.to_dict(), "index": start + record.index})
@@ -48,7 +66,7 @@ def _hash_chunk_in_worker(spec: Mapping[str, Any], start: int, chunk: list) -> l
 _worker_cache: dict[str, Any] = {}
 
 
-def _worker_hasher(spec: Mapping[str, Any]):
+def worker_hasher(spec: Mapping[str, Any]):
     """One hasher per spec per worker process (a deep model loads once, not once per chunk)."""
     import json
     key = json.dumps(spec, sort_keys=True)

@@ -25,8 +25,9 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
+from .engines import hash_stream
 from .errors import ManifestError
 from .files import atomic_write, file_digest, find_images, image_extensions, safe_path  # noqa: F401
 from .value import ImageHash
@@ -357,14 +358,6 @@ class HashRun:
     @property
     def files(self) -> int:
         return self.hashed + self.skipped
-
-
-def hash_stream(hasher, files: list[Path], workers: int = 1) -> Iterator:
-    """HashResults for ``files`` in order: in this process, or over ``workers`` processes."""
-    from .hasher import ENGINES
-    if workers > 1 and len(files) > 2 * workers and "process" in ENGINES:
-        return ENGINES["process"](hasher.spec, files, workers=workers)
-    return hasher.iter_hashes(files)
 
 
 def same_spec(old: dict[str, Any], new: dict[str, Any], defaults: dict[str, Any]) -> bool:

@@ -188,10 +188,11 @@ def test_rotated_and_flipped_copies_group_only_with_dihedral(tmp_path):
 
 
 def test_dihedral_dedup_over_worker_processes_finds_what_one_process_finds(tmp_path, monkeypatch):
-    from registry import engines
+    from registry import dedup as dedup_module, engines
     pools = []
     real_pool_map = engines.pool_map
-    monkeypatch.setattr(engines, "pool_map", lambda *a, **k: pools.append(k["workers"]) or real_pool_map(*a, **k))
+    monkeypatch.setattr(dedup_module, "pool_map", lambda *a, **k: pools.append(k["workers"]) or real_pool_map(*a, **k))
+    monkeypatch.setattr(engines, "POOL_MIN_SOURCES", 4)   # six files: a pool as for a large folder
     img = Image.fromarray(originals()["chelsea"])
     img.save(tmp_path / "cat.png")
     img.transpose(Image.Transpose.ROTATE_270).save(tmp_path / "cat_turned.png")

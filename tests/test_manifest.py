@@ -75,6 +75,27 @@ def test_without_recursive_only_the_folder_itself_is_hashed(folder, tmp_path):
     assert "sub/camera.jpg" not in {e.path for e in read_manifest(tmp_path / "m.jsonl").entries}
 
 
+def test_a_folder_hashed_over_worker_processes_gives_the_same_manifest(folder, tmp_path, monkeypatch):
+    from registry import engines
+    alone = hash_folder([folder], tmp_path / "one.jsonl", registry.create("phash"), recursive=True)
+    pools = []
+    real = engines.run_process_pool
+    monkeypatch.setattr(engines, "run_process_pool", lambda *a, **k: pools.append(k["workers"]) or real(*a, **k))
+    monkeypatch.setattr(engines, "POOL_MIN_SOURCES", 4)   # five files: a pool as for a large folder
+    pooled = hash_folder([folder], tmp_path / "two.jsonl", registry.create("phash"), recursive=True, workers=2)
+    assert pools == [2] and pooled.hashed == alone.hashed == 5
+    one, two = read_manifest(tmp_path / "one.jsonl"), read_manifest(tmp_path / "two.jsonl")
+    assert [e.to_dict() for e in two.entries] == [e.to_dict() for e in one.entries]
+
+
+def test_the_pool_is_used_only_where_it_pays_off():
+    from registry.engines import POOL_MIN_SOURCES, pool_pays_off
+    assert not pool_pays_off(1, 10 ** 6)                       # one worker: this process
+    assert not pool_pays_off(2, POOL_MIN_SOURCES)              # a small folder: starting costs more
+    assert pool_pays_off(2, POOL_MIN_SOURCES + 1)
+    assert not pool_pays_off(64, POOL_MIN_SOURCES + 1)         # at least two sources per worker
+
+
 def test_resume_hashes_only_what_is_new_or_changed(folder, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(folder, work)

@@ -16,16 +16,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..engines import run_process_pool
+from ..engines import hash_stream
 from ..errors import HasherError
 from ..hasher import progress_bar
 from ..files import find_images
 from ..manifest import ManifestError, hash_folder
 from .common import USAGE, add_backend_arguments, make_hasher
-
-#: Below this many files a process pool costs more to start than it saves.
-POOL_MIN_FILES = 32
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("hash", help="hash image files or folders, or write a manifest of them")
@@ -79,10 +75,7 @@ def run(args, out, err) -> int:
             files.extend(str(Path(given) / rel) for _, rel in found)
         else:
             files.append(given)  # hashed as given: a missing one is reported like any failure
-    if args.workers > 1 and len(files) > POOL_MIN_FILES:
-        stream = run_process_pool(hasher.spec, files, workers=args.workers)
-    else:
-        stream = hasher.iter_hashes(files)
+    stream = hash_stream(hasher, files, args.workers)
     failures = 0
     try:
         with progress_bar(len(files), len(files) > 1, hasher.name) as bar:
