@@ -17,7 +17,7 @@ from typing import Any, Callable, ClassVar, Collection, Iterable, Iterator, Mapp
 import numpy as np
 from PIL import Image
 
-from .colour import colour_thumbnail, signature, thumbnail_detail, turned_thumbnail
+from .colour import colour_thumbnail, signature, thumbnail_detail, turned_thumbnails
 from .errors import HasherError, ImageError
 from .loading import load_image
 from .results import HashResult
@@ -220,9 +220,8 @@ class Hasher:
         if len(outs) != len(prepared):
             raise HasherError(f"hasher {self.name!r} returned {len(outs)} results for {len(prepared)} images")
         # The colour signature is two thumbnails' statistics: turn the thumbnails, not the image.
-        thumb = colour_thumbnail(image)
-        return [self._wrap(out, img, signature(turned_thumbnail(thumb, image, DIHEDRAL_OPS[name])))
-                for out, img, name in zip(outs, prepared, DIHEDRAL)]
+        turned = turned_thumbnails(colour_thumbnail(image), image, [DIHEDRAL_OPS[name] for name in DIHEDRAL])
+        return [self._wrap(out, img, signature(thumb)) for out, img, thumb in zip(outs, prepared, turned)]
 
     def hash_pair(self, image_a: Image.Image, image_b: Image.Image
                   ) -> tuple[ImageHash, ImageHash, Optional[float]]:
