@@ -245,6 +245,38 @@ def distances_of(m: "Method", hashes: dict) -> tuple[np.ndarray, dict, np.ndarra
     return originals, dist, pairs
 
 
+def verdicts_of_matched_pairs(m: "Method", files, max_side: int, pairs: list, neg: np.ndarray, shipped: int,
+                              lookalike: np.ndarray) -> dict:
+    """What the shipped verdict (``compare_hashes``: distance, detail, colours, lightness layout) says of
+    the pairs of different photos that the distance alone calls the same picture.
+
+    The distance column counts these as "slightly changed"; a user sees the verdict, which also looks
+    at what the hash is blind to, so this is how many look-alikes a user would be told to keep.
+    """
+    from registry.comparison import compare_hashes
+    close = np.nonzero(neg <= shipped)[0]
+    hasher = registry.create(m.backend, hex_len=m.hex_len,
+                             **({"projection": m.projection} if m.backend == "timm" else {}))
+    cache: dict[int, object] = {}
+
+    def hashed(i):
+        if i not in cache:
+            cache[i] = hasher.hash(load_photo(files[i], max_side))
+        return cache[i]
+    verdicts: dict[str, int] = {}
+    kept = kept_lookalikes = 0
+    for k in close:
+        i, j = pairs[k]
+        c = compare_hashes(hashed(i), hashed(j))
+        verdicts[c.verdict] = verdicts.get(c.verdict, 0) + 1
+        kept += not c.fetch_again
+        kept_lookalikes += bool(lookalike[k]) and not c.fetch_again
+    n_look = int(lookalike.sum())
+    return {"matched_pairs": int(len(close)), "verdicts": verdicts, "kept": kept,
+            "kept_rate": kept / len(neg), "lookalikes_kept": kept_lookalikes,
+            "lookalikes_kept_rate": kept_lookalikes / n_look if n_look else None}
+
+
 def per_photo_spearman(distances: np.ndarray) -> dict:
     """How well one photo's copies rank by damage: Spearman's rho between the damage level and the
     distance of each photo's graded copies (rows: photos, columns: levels), then its mean and median.
@@ -293,6 +325,9 @@ def summarise(files, methods, hashes, seconds, args, transforms=TRANSFORMS, seri
             entry["lookalikes_similar_at_shipped"] = float((neg[lookalike] <= shipped).mean()) \
                 if lookalike.any() else None
             entry["detection_at_shipped"] = {t: float((dist[t] <= shipped).mean()) for t in transforms}
+            if not m.dihedral:
+                entry["verdicts_of_matched_pairs"] = verdicts_of_matched_pairs(
+                    m, files, args.max_side, [(int(a), int(b)) for a, b in zip(*iu)], neg, shipped, lookalike)
         for t in transforms:
             pos = dist[t]
             entry["transforms"][t] = {
@@ -359,6 +394,13 @@ def markdown(results: dict) -> str:
     lines.append("| look-alikes called \"slightly changed\" at the shipped threshold | " + " | ".join(
         f"{methods[n]['lookalikes_similar_at_shipped']:.2%}"
         if methods[n].get("lookalikes_similar_at_shipped") is not None else "" for n in names) + " |")
+    lines.append("| look-alikes kept by the verdict (`fetch_again` False) | " + " | ".join(
+        f"{methods[n]['verdicts_of_matched_pairs']['lookalikes_kept_rate']:.2%}"
+        if (methods[n].get("verdicts_of_matched_pairs") or {}).get("lookalikes_kept_rate") is not None else ""
+        for n in names) + " |")
+    lines.append("| different photos kept by the verdict | " + " | ".join(
+        f"{methods[n]['verdicts_of_matched_pairs']['kept']} of {results['negative_pairs']:,}"
+        if methods[n].get("verdicts_of_matched_pairs") else "" for n in names) + " |")
     if any(methods[n]["series"] for n in names):
         for s in SERIES:
             lines.append(f"| Spearman: {s} | " + " | ".join(

@@ -42,6 +42,9 @@ def test_robustness_benchmark_on_three_photos(tmp_path):
         assert set(m["series"]) == {"jpeg_quality", "noise_sigma", "crop_percent"}
         for s in m["series"].values():
             assert -1 <= s["spearman_per_photo_mean"] <= 1
+    for name in ("phash-16", "timm-16"):  # the verdict looks again at every pair the distance matched
+        seen = methods[name]["verdicts_of_matched_pairs"]
+        assert sum(seen["verdicts"].values()) == seen["matched_pairs"] >= seen["kept"] >= 0
     # imagehash's phash and ours at the same size are the same hash, so they score the same
     assert methods["phash-16"]["transforms"] == methods["imagehash.phash-16"]["transforms"]
     table = robustness.thresholds(data)["thresholds"]
@@ -71,3 +74,14 @@ def test_speed_benchmark_on_three_photos(tmp_path):
         assert rows["seconds"]["decode only"] > 0
         assert set(rows["fast_agreement"]) == {"ahash", "phash", "dhash"}
     assert res["deep"]["batch32_img_s"] > 0
+
+
+def test_cross_validation_keeps_each_source_group_in_one_fold_and_balances_the_folds():
+    import numpy as np
+    from benchmarks.deep_cv_study import folds_of
+    groups = np.array(["astro"] * 40 + ["cats"] * 12 + ["sea"] * 10 + ["city"] * 9 + [f"g{i}" for i in range(29)])
+    fold = folds_of(groups, k=5)
+    for g in set(groups):   # look-alikes of one group are held out together, never fitted on and scored on
+        assert len(set(fold[groups == g])) == 1
+    sizes = np.bincount(fold, minlength=5)
+    assert sizes.sum() == len(groups) and sizes.max() == 40 and sizes.min() >= 14
