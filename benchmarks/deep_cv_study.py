@@ -248,7 +248,7 @@ DESIGNS = {
     "v2 + s4 grid of the photo": (("s6_avg", "head_gem", "s4_grid@photo"), (0, 1), True, 3, 0.3),
     "v2 + s4 and s6 grids": (("s6_avg", "head_gem", "s4_grid", "s6_grid"), (0, 1), True, 3, 0.3),
     "v2 + s4 avg": (("s4_avg", "s6_avg", "head_gem"), (0, 1), True, 3, 0.3),
-    "learned-v1 (its features, no twin)": (("s6_avg", "head_gem"), (0, 1), False, 3, 0.3),
+    "v2 without the canonical twin (learned-v1's features)": (("s6_avg", "head_gem"), (0, 1), False, 3, 0.3),
 }
 
 
