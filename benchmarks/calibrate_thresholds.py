@@ -108,6 +108,53 @@ def calibrate_dihedral(table: dict, photos, backends=BACKENDS) -> None:
                   f"(plain {entry.get('max_bits')})", file=sys.stderr)
 
 
+def check_learned(fitted_record: Path, corpus: Path, record: Path, out: Path) -> dict:
+    """The learned projections' own 1-in-1000 thresholds, on corpus photos their fit never saw, against
+    the deep hash's shipped one (which verdicts use for every projection): a check, written apart.
+
+    ``fitted_record`` is the corpus record the shipped projections were fitted from (its sha256 is in
+    their provenance); its ``fit`` photos are left out, whichever split they have now.
+    """
+    import hashlib
+    import registry
+    from hashers.deep_recipe import LEARNED_PROJECTIONS, learned_file
+    from hashers.deep_weights import DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE
+    from registry import comparison
+    digest = hashlib.sha256(fitted_record.read_bytes()).hexdigest()
+    fitted = {p["name"] for p in json.loads(fitted_record.read_text())["photos"] if p["split"] == "fit"}
+    photos = [corpus / "photos" / p["name"] for p in json.loads(record.read_text())["photos"]
+              if p["name"] not in fitted]
+    result = {"command": "python benchmarks/calibrate_thresholds.py --check-learned " + str(fitted_record),
+              "photos": len(photos), "pairs": len(photos) * (len(photos) - 1) // 2, "projections": {}}
+    for projection in LEARNED_PROJECTIONS:
+        with np.load(learned_file(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 2, projection)) as data:
+            provenance = json.loads(str(data["provenance"]))
+        if provenance["corpus_record_sha256"] != digest:
+            raise SystemExit(f"{projection} was fitted from another corpus record "
+                             f"({provenance['corpus_record_sha256'][:12]}, given {digest[:12]})")
+        hashes = registry.create("timm", hex_len=max(HEX_LENGTHS), projection=projection).hash_many(photos)
+        rows = {}
+        for hex_len in HEX_LENGTHS:
+            bits = 4 * hex_len
+            distances = _prefix_distances(hashes, bits)
+            shipped = int(round(comparison.similar_threshold("timm", hex_len) * bits))
+            rows[str(hex_len)] = {"own_threshold_bits": max(threshold_at(distances), 0), "shipped_bits": shipped,
+                                  "false_match_rate_at_shipped": round(float(np.mean(distances <= shipped)), 6)}
+            print(f"{projection}-{hex_len}: {rows[str(hex_len)]}", file=sys.stderr)
+        result["projections"][projection] = rows
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def _prefix_distances(hashes, bits: int) -> np.ndarray:
+    """Pair distances of the first ``bits`` bits (the deep hash's prefix property)."""
+    class Prefix:
+        def __init__(self, h):
+            self.bits = h.bits[:bits]
+    return pair_distances([Prefix(h) for h in hashes])
+
+
 def main(argv=None) -> dict:
     from benchmarks.deep_v2_study import CORPUS, corpus_photos
     import registry
@@ -119,7 +166,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", type=Path, default=comparison.THRESHOLDS_FILE)
     ap.add_argument("--dihedral-only", action="store_true",
                     help="only (re)calibrate the dihedral thresholds, keeping every other number")
+    ap.add_argument("--check-learned", type=Path, metavar="FITTED_RECORD",
+                    help="only report the learned projections' own thresholds on photos their fit never saw "
+                         "(FITTED_RECORD: the corpus record they were fitted from)")
     args = ap.parse_args(argv)
+    if args.check_learned:
+        return check_learned(args.check_learned, args.corpus, args.record,
+                             ROOT / "benchmarks" / "results" / "deep_v2" / "learned_thresholds.json")
     fit, holdout, _ = corpus_photos(args.corpus, args.record)
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     table: dict = previous.get("thresholds", {})
