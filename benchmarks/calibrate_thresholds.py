@@ -81,10 +81,10 @@ def dihedral_rule(plain: np.ndarray, turned: np.ndarray, bits: int) -> tuple[int
     return best
 
 
-def hash_eight(backend: str, hex_len: int, photos) -> np.ndarray:
+def hash_eight(backend: str, hex_len: int, photos, **options) -> np.ndarray:
     from concurrent.futures import ThreadPoolExecutor
     import registry
-    hasher = registry.create(backend, hex_len=hex_len)
+    hasher = registry.create(backend, hex_len=hex_len, **options)
     with ThreadPoolExecutor(2) as pool:
         rows = list(pool.map(lambda p: np.stack([h.bits for h in hasher.hash_dihedral(p)]), photos))
     return np.stack(rows)
@@ -108,12 +108,14 @@ def calibrate_dihedral(table: dict, photos, backends=BACKENDS) -> None:
                   f"(plain {entry.get('max_bits')})", file=sys.stderr)
 
 
-def check_learned(fitted_record: Path, corpus: Path, record: Path, out: Path) -> dict:
-    """The learned projections' own 1-in-1000 thresholds, on corpus photos their fit never saw, against
-    the deep hash's shipped one (which verdicts use for every projection): a check, written apart.
+def calibrate_learned(fitted_record: Path, corpus: Path, record: Path, table: dict, report: Path) -> dict:
+    """Thresholds of their own for the learned deep projections (``"timm/learned-v2"`` beside
+    ``"timm"``), on corpus photos their fit never saw: a projection fitted on a photo sits its
+    different neighbours too far apart to calibrate on it.
 
-    ``fitted_record`` is the corpus record the shipped projections were fitted from (its sha256 is in
-    their provenance); its ``fit`` photos are left out, whichever split they have now.
+    ``fitted_record`` is the corpus record they were fitted from (its sha256 is in their provenance,
+    and is checked); its ``fit`` photos are left out, whichever split they have now. The entries carry
+    every threshold key, plain and dihedral; the detail limits stay the backend's.
     """
     import hashlib
     import registry
@@ -124,26 +126,37 @@ def check_learned(fitted_record: Path, corpus: Path, record: Path, out: Path) ->
     fitted = {p["name"] for p in json.loads(fitted_record.read_text())["photos"] if p["split"] == "fit"}
     photos = [corpus / "photos" / p["name"] for p in json.loads(record.read_text())["photos"]
               if p["name"] not in fitted]
-    result = {"command": "python benchmarks/calibrate_thresholds.py --check-learned " + str(fitted_record),
-              "photos": len(photos), "pairs": len(photos) * (len(photos) - 1) // 2, "projections": {}}
+    result = {"command": "python benchmarks/calibrate_thresholds.py --learned <corpus record of the fit>",
+              "fitted_record_sha256": digest, "photos": len(photos),
+              "pairs": len(photos) * (len(photos) - 1) // 2, "projections": {}}
+    longest = max(HEX_LENGTHS)
     for projection in LEARNED_PROJECTIONS:
         with np.load(learned_file(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 2, projection)) as data:
             provenance = json.loads(str(data["provenance"]))
         if provenance["corpus_record_sha256"] != digest:
             raise SystemExit(f"{projection} was fitted from another corpus record "
                              f"({provenance['corpus_record_sha256'][:12]}, given {digest[:12]})")
-        hashes = registry.create("timm", hex_len=max(HEX_LENGTHS), projection=projection).hash_many(photos)
-        rows = {}
+        hashes = registry.create("timm", hex_len=longest, projection=projection).hash_many(photos)
+        eight = hash_eight("timm", longest, photos, projection=projection)
+        rows, entries = {}, {}
         for hex_len in HEX_LENGTHS:
             bits = 4 * hex_len
             distances = _prefix_distances(hashes, bits)
-            shipped = int(round(comparison.similar_threshold("timm", hex_len) * bits))
-            rows[str(hex_len)] = {"own_threshold_bits": max(threshold_at(distances), 0), "shipped_bits": shipped,
-                                  "false_match_rate_at_shipped": round(float(np.mean(distances <= shipped)), 6)}
+            t = max(threshold_at(distances), 0)
+            shared = int(round(comparison.similar_threshold("timm", hex_len) * bits))
+            td, p, rate = dihedral_rule(*dihedral_pair_distances(eight[:, :, :bits]), bits)
+            entries[str(hex_len)] = {"similar": round(t / bits, 4), "max_bits": t, "false_match_rate": FPR,
+                                     "measured_false_match_rate": round(float(np.mean(distances <= t)), 6),
+                                     "similar_dihedral": round(td / bits, 4), "max_bits_dihedral": td,
+                                     "turn_penalty_bits": p, "measured_false_match_rate_dihedral": round(rate, 6)}
+            rows[str(hex_len)] = {"own_threshold_bits": t, "v1_threshold_bits": shared,
+                                  "false_match_rate_at_v1_threshold": round(float(np.mean(distances <= shared)), 6),
+                                  "dihedral_bits": td, "turn_penalty_bits": p}
             print(f"{projection}-{hex_len}: {rows[str(hex_len)]}", file=sys.stderr)
+        table[f"timm/{projection}"] = entries
         result["projections"][projection] = rows
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 
@@ -166,19 +179,23 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", type=Path, default=comparison.THRESHOLDS_FILE)
     ap.add_argument("--dihedral-only", action="store_true",
                     help="only (re)calibrate the dihedral thresholds, keeping every other number")
-    ap.add_argument("--check-learned", type=Path, metavar="FITTED_RECORD",
-                    help="only report the learned projections' own thresholds on photos their fit never saw "
-                         "(FITTED_RECORD: the corpus record they were fitted from)")
+    ap.add_argument("--learned", type=Path, metavar="FITTED_RECORD",
+                    help="only (re)calibrate the learned deep projections' own thresholds, on the corpus photos "
+                         "their fit never saw (FITTED_RECORD: the corpus record they were fitted from)")
     args = ap.parse_args(argv)
-    if args.check_learned:
-        return check_learned(args.check_learned, args.corpus, args.record,
-                             ROOT / "benchmarks" / "results" / "deep_v2" / "learned_thresholds.json")
     fit, holdout, _ = corpus_photos(args.corpus, args.record)
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     table: dict = previous.get("thresholds", {})
     used = {}
-    if args.dihedral_only:
-        calibrate_dihedral(table, fit + holdout)
+    if args.dihedral_only or args.learned:
+        if args.learned:
+            report = calibrate_learned(args.learned, args.corpus, args.record, table,
+                                       ROOT / "benchmarks" / "results" / "deep_v2" / "learned_thresholds.json")
+            for projection in report["projections"]:
+                previous.setdefault("photos", {})[f"timm/{projection}"] = report["photos"]
+                previous.setdefault("pairs", {})[f"timm/{projection}"] = report["pairs"]
+        else:
+            calibrate_dihedral(table, fit + holdout)
         previous["thresholds"] = table
         tmp = args.out.with_suffix(".tmp")
         tmp.write_text(json.dumps(previous, indent=1) + "\n")

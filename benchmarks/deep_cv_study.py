@@ -31,8 +31,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.deep_v2_features import CACHE  # noqa: E402
-from benchmarks.deep_v2_study import (CORPUS, DIHEDRAL_EDITS, EDITS, FPR, negative_distances,  # noqa: E402
-                                      threshold_at, train_edit)
+from benchmarks.deep_v2_study import (CORPUS, DIHEDRAL_EDITS, EDITS, FPR, fit_whitening,  # noqa: E402
+                                      negative_distances, threshold_at, train_edit)
 
 FEATURES = CACHE / "cv"
 TRAIN_EDITS = 6
@@ -160,16 +160,8 @@ def embed(raw: dict, parts: tuple, views: tuple, twin: bool, normalise: bool = T
 
 def whitening(x: np.ndarray, x_aug: np.ndarray, shrink: float, keep: int = 64):
     """learned-v1/v2's learned whitening: (mean, basis dim x keep), best direction first."""
-    import scipy.linalg
-    mean = x.mean(axis=0)
-    xc = x - mean
-    between = xc.T @ xc / len(xc)
-    diff = x - x_aug
-    within = diff.T @ diff / len(diff)
-    within = (1 - shrink) * within + shrink * np.trace(within) / len(within) * np.eye(len(within))
-    values, vectors = scipy.linalg.eigh(between, within)
-    order = np.argsort(values)[::-1][:keep]
-    return mean, vectors[:, order]
+    mean, basis, _ = fit_whitening(x, x_aug, keep, shrink)
+    return mean, basis
 
 
 def contrastive(x: np.ndarray, train: list, mean: np.ndarray, basis: np.ndarray, steps: int = 600,

@@ -220,8 +220,9 @@ def shipped_threshold(m: "Method") -> int | None:
     """The distance the shipped verdicts call 'slightly changed' (registry/data/thresholds.json)."""
     if m.peer or m.backend is None:
         return None
-    from registry.comparison import similar_threshold
-    return int(similar_threshold(m.backend, m.hex_len, dihedral=m.dihedral) * m.bits + 1e-9)
+    from registry.comparison import calibration_name, similar_threshold
+    name = calibration_name(m.backend, {"projection": m.projection} if m.projection else None)
+    return int(similar_threshold(name, m.hex_len, dihedral=m.dihedral) * m.bits + 1e-9)
 
 
 def distances_of(m: "Method", hashes: dict) -> tuple[np.ndarray, dict, np.ndarray]:

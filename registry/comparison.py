@@ -18,7 +18,9 @@ hash is blind to:
 Thresholds are data, not code: ``registry/data/thresholds.json`` (package data, so an installed
 package judges exactly as a checkout does), written by ``benchmarks/calibrate_thresholds.py`` on photos
 no benchmark scores. A backend/length missing from it falls back to the nearest calibrated length of
-the same backend, then to the hasher's own ``similar_threshold``. The file itself missing is an error:
+the same backend, then to the hasher's own ``similar_threshold``. A deep projection calibrated on its
+own (``"timm/learned-v2"``) is looked up by the name :func:`calibration_name` gives a hash's or a
+hasher's identity, so every face (compare, check, dedup, index, video) judges it alike. The file itself missing is an error:
 quietly judging with first estimates would change verdicts without a word.
 """
 from __future__ import annotations
@@ -29,7 +31,7 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
@@ -73,12 +75,37 @@ def _calibration() -> dict:
                           f"reinstall the package") from None
 
 
-def _nearest(backend: str, hex_len: int) -> Optional[dict]:
-    by_len = _calibration().get("thresholds", {}).get(backend)
-    if not by_len:
-        return None
-    nearest = min(by_len, key=lambda n: (abs(int(n) - hex_len), int(n)))
-    return by_len[nearest]
+def calibration_name(backend: str, options: Optional[Mapping[str, Any]] = None) -> str:
+    """The name a hash's thresholds are calibrated under: ``"timm/learned-v2"`` for a deep projection
+    calibrated on its own (a learned projection spreads different photos unlike v1's hyperplanes),
+    otherwise the backend's. ``options``: a hash's options, a hasher's identity or a spec."""
+    projection = (options or {}).get("projection")
+    name = f"{backend}/{projection}"
+    return name if projection and name in _calibration().get("thresholds", {}) else backend
+
+
+def _nearest_len(name: str, hex_len: int) -> Optional[str]:
+    by_len = _calibration().get("thresholds", {}).get(name)
+    return min(by_len, key=lambda n: (abs(int(n) - hex_len), int(n))) if by_len else None
+
+
+def _nearest(name: str, hex_len: int) -> Optional[dict]:
+    """The calibrated entry nearest ``hex_len``; a projection's own (``"timm/learned-v2"``) over its
+    backend's, whose other limits (detail) it shares."""
+    table = _calibration().get("thresholds", {})
+    backend = name.partition("/")[0]
+    entry = None
+    for key in dict.fromkeys((backend, name)):
+        length = _nearest_len(key, hex_len)
+        if length is not None:
+            entry = {**(entry or {}), **table[key][length]}
+    return entry
+
+
+def _calibrated_at(name: str, hex_len: int, key: str) -> bool:
+    """Whether ``key`` was calibrated at exactly this length (not carried over from another). A
+    projection's own entries carry every threshold key; only the verdict limits come from its backend."""
+    return key in _calibration().get("thresholds", {}).get(name, {}).get(str(hex_len), {})
 
 
 def similar_threshold(backend: str, hex_len: int, fallback: float = 0.15, *, dihedral: bool = False) -> float:
@@ -94,8 +121,7 @@ def similar_threshold(backend: str, hex_len: int, fallback: float = 0.15, *, dih
         return fallback
     key = "similar_dihedral" if dihedral and "similar_dihedral" in entry else "similar"
     bits_key = "max_bits_dihedral" if key == "similar_dihedral" else "max_bits"
-    calibrated_here = _calibration()["thresholds"][backend].get(str(hex_len)) is entry
-    if calibrated_here and bits_key in entry:
+    if _calibrated_at(backend, hex_len, bits_key):
         # Exactly the calibrated number of bits: the rounded fraction can fall just below it.
         return int(entry[bits_key]) / (4 * hex_len)
     return float(entry[key])
@@ -110,13 +136,9 @@ def turn_penalty(backend: str, hex_len: int) -> int:
     if not entry or "turn_penalty_bits" not in entry:
         return 0
     penalty = int(entry["turn_penalty_bits"])
-    calibrated_here = _calibration()["thresholds"][backend].get(str(hex_len)) is entry
-    return penalty if calibrated_here else int(round(penalty * hex_len / int(_nearest_len(backend, hex_len))))
-
-
-def _nearest_len(backend: str, hex_len: int) -> int:
-    by_len = _calibration().get("thresholds", {}).get(backend, {})
-    return int(min(by_len, key=lambda n: (abs(int(n) - hex_len), int(n))))
+    if _calibrated_at(backend, hex_len, "turn_penalty_bits"):
+        return penalty
+    return int(round(penalty * hex_len / int(_nearest_len(backend, hex_len))))
 
 
 def min_detail(backend: str, hex_len: int) -> float:
@@ -245,7 +267,7 @@ def compare_hashes(hash_a: ImageHash, hash_b: ImageHash, threshold: Optional[flo
     """Compare two stored hashes. Without the images, equal hashes are 'similar', never 'identical'."""
     distance = hash_a - hash_b  # raises ValueError when they are not comparable
     if threshold is None:
-        threshold = similar_threshold(hash_a.backend, hash_a.hex_len)
+        threshold = similar_threshold(calibration_name(hash_a.backend, hash_a.options), hash_a.hex_len)
     verdict, changes, low = judge(hash_a, hash_b, distance, threshold, same_pixels)
     return Comparison(hash_a, hash_b, distance, hash_a.bit_count, threshold, verdict, cosine,
                       tuple(changes), low, identical_file and verdict == "identical")
@@ -276,7 +298,8 @@ def compare_with(hasher, src_a: Any, src_b: Any, *, dihedral: bool = False) -> C
     same_pixels = img_a.size == img_b.size and img_a.mode == img_b.mode and \
         np.array_equal(np.asarray(img_a), np.asarray(img_b))
     bytes_a, bytes_b = _file_bytes(src_a), _file_bytes(src_b)
-    threshold = similar_threshold(hasher.name, hasher.hex_len, type(hasher).similar_threshold)
+    threshold = similar_threshold(calibration_name(hasher.name, hasher.identity), hasher.hex_len,
+                                  type(hasher).similar_threshold)
     return compare_hashes(hash_a, hash_b, threshold, cosine, same_pixels=same_pixels,
                           identical_file=bytes_a is not None and bytes_a == bytes_b)
 
@@ -286,7 +309,8 @@ def _compare_dihedral(hasher, src_a: Any, src_b: Any) -> Comparison:
     img_a, img_b = hasher.decode(src_a), hasher.decode(src_b)
     hash_a = hasher.hash_image(hasher.prepare(img_a), colour=signature(img_a))
     turned = hasher.hash_dihedral(img_b)
-    penalty = turn_penalty(hasher.name, hasher.hex_len)
+    name = calibration_name(hasher.name, hasher.identity)
+    penalty = turn_penalty(name, hasher.hex_len)
     distances = [hash_a - h for h in turned]
     effective = [d + (penalty if k else 0) for k, d in enumerate(distances)]
     best = int(np.argmin(effective))   # the first of equals: no turn is preferred to a turn
@@ -294,7 +318,7 @@ def _compare_dihedral(hasher, src_a: Any, src_b: Any) -> Comparison:
     same_pixels = img_a.size == img_b.size and img_a.mode == img_b.mode and \
         np.array_equal(np.asarray(img_a), np.asarray(img_b))
     bytes_a, bytes_b = _file_bytes(src_a), _file_bytes(src_b)
-    threshold = similar_threshold(hasher.name, hasher.hex_len, type(hasher).similar_threshold, dihedral=True)
+    threshold = similar_threshold(name, hasher.hex_len, type(hasher).similar_threshold, dihedral=True)
     if best:  # a turned orientation must come within the threshold less its penalty
         threshold = max(threshold * hasher.bit_count - penalty, -1) / hasher.bit_count
     result = compare_hashes(hash_a, turned[best], threshold, same_pixels=same_pixels,

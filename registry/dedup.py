@@ -22,7 +22,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .comparison import judge, min_detail, turn_penalty
+from .comparison import calibration_name, judge, min_detail, turn_penalty
 from .index import HashIndex, default_radius
 from .files import find_images
 from .engines import hash_stream, pool_map, pool_pays_off, worker_hasher
@@ -111,7 +111,7 @@ def group_hashes(paths: Sequence[str], hashes: Sequence[ImageHash], radius: int,
     index = HashIndex(hashes[0].bit_count)
     index.add(list(hashes))
     if turned is not None:
-        penalty = turn_penalty(hashes[0].backend, hashes[0].hex_len)
+        penalty = turn_penalty(calibration_name(hashes[0].backend, hashes[0].options), hashes[0].hex_len)
         i, j, d, t, k = _dihedral_pairs(index, turned, radius, penalty)
     else:
         i, j, d = index.pairs(radius)
@@ -157,7 +157,7 @@ def dedup_manifest(manifest: Manifest | os.PathLike | str, radius: Optional[int]
         manifest = read_manifest(manifest)
     spec = manifest.spec
     bits = int(spec["hex_len"]) * 4
-    radius = radius_for(spec["name"], spec["hex_len"]) if radius is None else int(radius)
+    radius = radius_for(calibration_name(spec["name"], spec), spec["hex_len"]) if radius is None else int(radius)
     good = [e for e in manifest.entries if e.hash is not None]
     groups = group_hashes([e.path for e in good], [e.hash for e in good], radius,
                           [e.sha256 for e in good])
@@ -206,7 +206,8 @@ def dedup(paths: Sequence[os.PathLike | str], hasher, *, radius: Optional[int] =
     from .hasher import progress_bar
     root, files = find_images(paths, recursive)
     if radius is None:
-        radius = radius_for(hasher.name, hasher.hex_len, type(hasher).similar_threshold, dihedral=dihedral)
+        radius = radius_for(calibration_name(hasher.name, hasher.identity), hasher.hex_len,
+                            type(hasher).similar_threshold, dihedral=dihedral)
     rels, hashes, unreadable, turned = [], [], [], []
     if dihedral:
         stream = _dihedral_stream(hasher, [f for f, _ in files], workers)

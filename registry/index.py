@@ -51,7 +51,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .comparison import similar_threshold, threshold_bits, turn_penalty
+from .comparison import calibration_name, similar_threshold, threshold_bits, turn_penalty
 from .errors import HashIndexError
 from .files import atomic_write
 from .hamming import _concat, _distance, _mih_join, brute_cross, brute_self
@@ -226,7 +226,8 @@ class HashIndex:
         if backend is None:
             raise HashIndexError("give a radius: this index holds raw codes, with no backend to take "
                                  "the calibrated threshold from")
-        return default_radius(backend, self.bits // 4, dihedral=dihedral)
+        options = self.options if self.backend else (sample.options if sample is not None else None)
+        return default_radius(calibration_name(backend, options), self.bits // 4, dihedral=dihedral)
 
     def distances(self, query: Any) -> np.ndarray:
         """Distance of one query to every code, in id order."""
@@ -276,7 +277,8 @@ class HashIndex:
         rows, _, sample = self._queries(list(eight))
         r = self._radius(radius, sample, dihedral=True)
         if penalty is None:
-            penalty = turn_penalty(sample.backend, sample.hex_len) if sample is not None else 0
+            penalty = turn_penalty(calibration_name(sample.backend, sample.options), sample.hex_len) \
+                if sample is not None else 0
         d = np.stack([_distance(self._codes, q) for q in self._as_words(rows)]).astype(np.int64)  # (8, n)
         effective = d + np.where(np.arange(len(d)) > 0, int(penalty), 0)[:, None]
         best = effective.argmin(axis=0)

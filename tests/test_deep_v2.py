@@ -96,3 +96,22 @@ def test_asking_for_a_learned_projection_a_model_does_not_have_is_a_clear_error(
     with pytest.raises(ValueError, match="no fitted parameters"):
         registry.create("timm", model="test_efficientnet", pretrained=False, projection="learned-v1")
     assert registry.create("timm", model="test_efficientnet", pretrained=False).identity["centering"] == "self"
+
+
+@LEARNED
+def test_compare_check_and_dedup_judge_a_learned_projection_by_its_own_threshold(examples, tmp_path, projection):
+    import json
+
+    from registry import comparison
+    from registry.dedup import dedup
+    table = json.loads(comparison.THRESHOLDS_FILE.read_text())["thresholds"]
+    own = table[f"timm/{projection}"]["16"]
+    c = registry.compare(examples / "parrots.png", examples / "lighthouse.png", backend="timm", hex_len=16,
+                         projection=projection)
+    assert round(c.threshold * 64) == own["max_bits"]
+    turned = registry.compare(examples / "parrots.png", examples / "parrots_mirror.png", backend="timm",
+                              hex_len=16, projection=projection, dihedral=True)
+    assert turned.orientation == "mirror" and round(turned.threshold * 64) <= own["max_bits_dihedral"]
+    result = dedup([examples / "parrots.png", examples / "lighthouse.png"],
+                   registry.create("timm", hex_len=16, projection=projection))
+    assert result.radius == own["max_bits"]

@@ -246,3 +246,39 @@ def test_verdicts_benchmark_smoke_run(tmp_path):
         assert set(r["colour_edits_kept"]) == set(verdicts.COLOUR_EDITS)
         assert r["cost_ms"]["photos"]["colour_ms"] > 0
     assert set(data["goals"]) == set(data["backends"])
+
+
+def _pair(distance: int, options: dict, bits: int = 64) -> tuple[ImageHash, ImageHash]:
+    a = np.zeros(bits, dtype=bool)
+    b = a.copy()
+    b[:distance] = True
+    return ImageHash(a, "timm", options), ImageHash(b, "timm", options)
+
+
+@pytest.mark.parametrize("projection", ["learned-v1", "learned-v2"])
+def test_a_learned_projection_is_judged_by_its_own_calibrated_threshold(projection):
+    # Calibrated apart (benchmarks/calibrate_thresholds.py --learned) on photos its fit never saw: a
+    # learned projection spreads different photos unlike v1's hyperplanes, so v1's 1-in-1000 point is not its.
+    table = json.loads(comparison.THRESHOLDS_FILE.read_text())["thresholds"]
+    own = table[f"timm/{projection}"]["16"]["max_bits"]
+    v1 = table["timm"]["16"]["max_bits"]
+    assert own != v1
+    learned = {"model": "tf_efficientnet_lite0", "projection": projection}
+    assert comparison.compare_hashes(*_pair(own, learned)).same_picture
+    assert not comparison.compare_hashes(*_pair(own + 1, learned)).same_picture
+    # the v1 hash (no projection in its identity) keeps its own threshold, bit for bit
+    assert comparison.compare_hashes(*_pair(v1, {"model": "tf_efficientnet_lite0"})).same_picture
+    assert not comparison.compare_hashes(*_pair(v1 + 1, {"model": "tf_efficientnet_lite0"})).same_picture
+    # the index, dedup and check read the same number through the same name
+    from registry.index import default_radius
+    assert default_radius(comparison.calibration_name("timm", learned), 16) == own
+    # what a projection does not calibrate (the detail limit) it shares with its backend
+    assert comparison.min_detail(f"timm/{projection}", 16) == comparison.min_detail("timm", 16)
+
+
+def test_hashes_without_a_projection_of_their_own_use_their_backends_thresholds():
+    assert comparison.calibration_name("timm", {"projection": "random"}) == "timm"
+    assert comparison.calibration_name("timm", {"projection": "auto"}) == "timm"
+    assert comparison.calibration_name("timm", None) == "timm"
+    assert comparison.calibration_name("phash", {"projection": "learned-v2"}) == "phash"
+    assert comparison.calibration_name("my-plugin", {}) == "my-plugin"
