@@ -177,11 +177,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--record", type=Path, default=ROOT / "benchmarks" / "corpus_sources.json")
     ap.add_argument("--out", type=Path, default=comparison.THRESHOLDS_FILE)
-    ap.add_argument("--dihedral-only", action="store_true",
-                    help="only (re)calibrate the dihedral thresholds, keeping every other number")
-    ap.add_argument("--learned", type=Path, metavar="FITTED_RECORD",
-                    help="only (re)calibrate the learned deep projections' own thresholds, on the corpus photos "
-                         "their fit never saw (FITTED_RECORD: the corpus record they were fitted from)")
+    only = ap.add_mutually_exclusive_group()
+    only.add_argument("--dihedral-only", action="store_true",
+                      help="only (re)calibrate the dihedral thresholds, keeping every other number")
+    only.add_argument("--learned", type=Path, metavar="FITTED_RECORD",
+                      help="only (re)calibrate the learned deep projections' own thresholds, on the corpus "
+                           "photos their fit never saw (FITTED_RECORD: the corpus record they were fitted from)")
     args = ap.parse_args(argv)
     fit, holdout, _ = corpus_photos(args.corpus, args.record)
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
@@ -221,7 +222,9 @@ def main(argv=None) -> dict:
                     "its normalised distance is at most 'similar', the largest at which at most 1 in 1000 "
                     "pairs of different photos matched, measured on the fitting corpus (the deep hash: its held-out "
                     "photos only) and never on ../shared/photos, which the robustness benchmark scores.",
-           "photos": used, "pairs": {b: n * (n - 1) // 2 for b, n in used.items()},
+           # merged: the learned projections' own counts (--learned) stay beside the backends'
+           "photos": {**previous.get("photos", {}), **used},
+           "pairs": {**previous.get("pairs", {}), **{b: n * (n - 1) // 2 for b, n in used.items()}},
            "command": "python benchmarks/calibrate_thresholds.py", "thresholds": table}
     # (benchmarks/verdicts.py adds the detail and colour limits to the same file, keeping these.)
     tmp = args.out.with_suffix(".tmp")

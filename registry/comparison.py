@@ -94,8 +94,10 @@ def _nearest(name: str, hex_len: int) -> Optional[dict]:
     backend's, whose other limits (detail) it shares."""
     table = _calibration().get("thresholds", {})
     backend = name.partition("/")[0]
+    # Only a calibrated projection inherits from its backend; any other name (a plugin's "a/b") is its own.
+    keys = (backend, name) if name != backend and name in table else (name,)
     entry = None
-    for key in dict.fromkeys((backend, name)):
+    for key in keys:
         length = _nearest_len(key, hex_len)
         if length is not None:
             entry = {**(entry or {}), **table[key][length]}
@@ -177,7 +179,7 @@ def judge(hash_a: ImageHash, hash_b: ImageHash, distance: int, threshold: float,
     """(verdict, colour changes in words, low detail) for a pair; the one rule every face uses."""
     if same_pixels:
         return "identical", [], False
-    limit = min_detail(hash_a.backend, hash_a.hex_len)
+    limit = min_detail(calibration_name(hash_a.backend, hash_a.options), hash_a.hex_len)
     details = [h.detail for h in (hash_a, hash_b) if h.detail is not None]
     low = bool(details) and min(details) < limit
     colours = hash_a.colour is not None and hash_b.colour is not None

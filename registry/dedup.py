@@ -120,7 +120,7 @@ def group_hashes(paths: Sequence[str], hashes: Sequence[ImageHash], radius: int,
     threshold = radius / hashes[0].bit_count
     # Within the radius, only a pair with a low-detail side (or one found turned) can be judged
     # "different"; the rule runs on those alone (a full judge is ~0.5 ms a pair).
-    limit = min_detail(hashes[0].backend, hashes[0].hex_len)
+    limit = min_detail(calibration_name(hashes[0].backend, hashes[0].options), hashes[0].hex_len)
     low = np.array([h.detail is not None and h.detail < limit for h in hashes], dtype=bool)
     for m in np.flatnonzero(low[i] | low[j] | (k != 0)):
         a, b = int(i[m]), int(j[m])

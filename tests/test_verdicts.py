@@ -282,3 +282,6 @@ def test_hashes_without_a_projection_of_their_own_use_their_backends_thresholds(
     assert comparison.calibration_name("timm", None) == "timm"
     assert comparison.calibration_name("phash", {"projection": "learned-v2"}) == "phash"
     assert comparison.calibration_name("my-plugin", {}) == "my-plugin"
+    # a plugin whose name has a "/" is its own backend, not a projection of the one before the "/"
+    assert comparison.turn_penalty("phash/mine", 16) == 0
+    assert comparison.similar_threshold("phash/mine", 16, 0.3) == 0.3
