@@ -27,6 +27,9 @@ FPR = 1e-3
 LEARNED_DEFAULT = False
 BACKENDS = ("ahash", "phash", "dhash", "timm")
 HEX_LENGTHS = (16, 64)
+#: The learned projections' lengths: every one is a prefix of the longest hash (the prefix property),
+#: so more lengths cost no hashing, and between 16 and 64 the nearest length's fraction was far off.
+LEARNED_HEX_LENGTHS = (4, 8, 16, 32, 48, 64)
 
 
 def pair_distances(hashes) -> np.ndarray:
@@ -129,7 +132,7 @@ def calibrate_learned(fitted_record: Path, corpus: Path, record: Path, table: di
     result = {"command": "python benchmarks/calibrate_thresholds.py --learned <corpus record of the fit>",
               "fitted_record_sha256": digest, "photos": len(photos),
               "pairs": len(photos) * (len(photos) - 1) // 2, "projections": {}}
-    longest = max(HEX_LENGTHS)
+    longest = max(LEARNED_HEX_LENGTHS)
     for projection in LEARNED_PROJECTIONS:
         with np.load(learned_file(DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE, 2, projection)) as data:
             provenance = json.loads(str(data["provenance"]))
@@ -139,11 +142,11 @@ def calibrate_learned(fitted_record: Path, corpus: Path, record: Path, table: di
         hashes = registry.create("timm", hex_len=longest, projection=projection).hash_many(photos)
         eight = hash_eight("timm", longest, photos, projection=projection)
         rows, entries = {}, {}
-        for hex_len in HEX_LENGTHS:
+        for hex_len in LEARNED_HEX_LENGTHS:
             bits = 4 * hex_len
             distances = _prefix_distances(hashes, bits)
             t = max(threshold_at(distances), 0)
-            shared = int(round(comparison.similar_threshold("timm", hex_len) * bits))
+            shared = comparison.threshold_bits(comparison.similar_threshold("timm", hex_len), bits)
             td, p, rate = dihedral_rule(*dihedral_pair_distances(eight[:, :, :bits]), bits)
             entries[str(hex_len)] = {"similar": round(t / bits, 4), "max_bits": t, "false_match_rate": FPR,
                                      "measured_false_match_rate": round(float(np.mean(distances <= t)), 6),
