@@ -109,8 +109,7 @@ def iter_check(manifest: Manifest | os.PathLike | str, root: Optional[os.PathLik
     answers: dict[str, FileCheck] = {}
     if needs:
         hasher = hasher or create(**manifest.spec)
-        threshold = similar_threshold(calibration_name(hasher.name, hasher.identity), hasher.hex_len,
-                                      type(hasher).similar_threshold)
+        threshold = similar_threshold(calibration_name(hasher), hasher.hex_len, type(hasher).similar_threshold)
         for (entry, path), record in zip(needs, hash_stream(hasher, [p for _, p in needs], workers)):
             answers[entry.path] = _judge(entry, record, threshold)
     for entry, _, answer in first:

@@ -75,13 +75,18 @@ def _calibration() -> dict:
                           f"reinstall the package") from None
 
 
-def calibration_name(backend: str, options: Optional[Mapping[str, Any]] = None) -> str:
+def calibration_name(of: Any, options: Optional[Mapping[str, Any]] = None) -> str:
     """The name a hash's thresholds are calibrated under: ``"timm/learned-v2"`` for a deep projection
     calibrated on its own (a learned projection spreads different photos unlike v1's hyperplanes),
-    otherwise the backend's. ``options``: a hash's options, a hasher's identity or a spec."""
+    otherwise the backend's. ``of``: an ImageHash, a hasher, or a backend's name with ``options`` (a
+    hash's options, a hasher's identity or a spec)."""
+    if isinstance(of, ImageHash):
+        of, options = of.backend, of.options
+    elif not isinstance(of, str):   # a hasher
+        of, options = of.name, of.identity
     projection = (options or {}).get("projection")
-    name = f"{backend}/{projection}"
-    return name if projection and name in _calibration().get("thresholds", {}) else backend
+    name = f"{of}/{projection}"
+    return name if projection and name in _calibration().get("thresholds", {}) else of
 
 
 def _nearest_len(name: str, hex_len: int) -> Optional[str]:
@@ -179,7 +184,7 @@ def judge(hash_a: ImageHash, hash_b: ImageHash, distance: int, threshold: float,
     """(verdict, colour changes in words, low detail) for a pair; the one rule every face uses."""
     if same_pixels:
         return "identical", [], False
-    limit = min_detail(calibration_name(hash_a.backend, hash_a.options), hash_a.hex_len)
+    limit = min_detail(calibration_name(hash_a), hash_a.hex_len)
     details = [h.detail for h in (hash_a, hash_b) if h.detail is not None]
     low = bool(details) and min(details) < limit
     colours = hash_a.colour is not None and hash_b.colour is not None
@@ -269,7 +274,7 @@ def compare_hashes(hash_a: ImageHash, hash_b: ImageHash, threshold: Optional[flo
     """Compare two stored hashes. Without the images, equal hashes are 'similar', never 'identical'."""
     distance = hash_a - hash_b  # raises ValueError when they are not comparable
     if threshold is None:
-        threshold = similar_threshold(calibration_name(hash_a.backend, hash_a.options), hash_a.hex_len)
+        threshold = similar_threshold(calibration_name(hash_a), hash_a.hex_len)
     verdict, changes, low = judge(hash_a, hash_b, distance, threshold, same_pixels)
     return Comparison(hash_a, hash_b, distance, hash_a.bit_count, threshold, verdict, cosine,
                       tuple(changes), low, identical_file and verdict == "identical")
@@ -300,8 +305,7 @@ def compare_with(hasher, src_a: Any, src_b: Any, *, dihedral: bool = False) -> C
     same_pixels = img_a.size == img_b.size and img_a.mode == img_b.mode and \
         np.array_equal(np.asarray(img_a), np.asarray(img_b))
     bytes_a, bytes_b = _file_bytes(src_a), _file_bytes(src_b)
-    threshold = similar_threshold(calibration_name(hasher.name, hasher.identity), hasher.hex_len,
-                                  type(hasher).similar_threshold)
+    threshold = similar_threshold(calibration_name(hasher), hasher.hex_len, type(hasher).similar_threshold)
     return compare_hashes(hash_a, hash_b, threshold, cosine, same_pixels=same_pixels,
                           identical_file=bytes_a is not None and bytes_a == bytes_b)
 
@@ -311,7 +315,7 @@ def _compare_dihedral(hasher, src_a: Any, src_b: Any) -> Comparison:
     img_a, img_b = hasher.decode(src_a), hasher.decode(src_b)
     hash_a = hasher.hash_image(hasher.prepare(img_a), colour=signature(img_a))
     turned = hasher.hash_dihedral(img_b)
-    name = calibration_name(hasher.name, hasher.identity)
+    name = calibration_name(hasher)
     penalty = turn_penalty(name, hasher.hex_len)
     distances = [hash_a - h for h in turned]
     effective = [d + (penalty if k else 0) for k, d in enumerate(distances)]

@@ -277,8 +277,7 @@ class HashIndex:
         rows, _, sample = self._queries(list(eight))
         r = self._radius(radius, sample, dihedral=True)
         if penalty is None:
-            penalty = turn_penalty(calibration_name(sample.backend, sample.options), sample.hex_len) \
-                if sample is not None else 0
+            penalty = turn_penalty(calibration_name(sample), sample.hex_len) if sample is not None else 0
         d = np.stack([_distance(self._codes, q) for q in self._as_words(rows)]).astype(np.int64)  # (8, n)
         effective = d + np.where(np.arange(len(d)) > 0, int(penalty), 0)[:, None]
         best = effective.argmin(axis=0)

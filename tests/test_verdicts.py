@@ -272,6 +272,7 @@ def test_a_learned_projection_is_judged_by_its_own_calibrated_threshold(projecti
     # the index, dedup and check read the same number through the same name
     from registry.index import default_radius
     assert default_radius(comparison.calibration_name("timm", learned), 16) == own
+    assert comparison.calibration_name(_pair(0, learned)[0]) == f"timm/{projection}"   # from the hash itself
     # what a projection does not calibrate (the detail limit) it shares with its backend
     assert comparison.min_detail(f"timm/{projection}", 16) == comparison.min_detail("timm", 16)
 
@@ -282,6 +283,7 @@ def test_hashes_without_a_projection_of_their_own_use_their_backends_thresholds(
     assert comparison.calibration_name("timm", None) == "timm"
     assert comparison.calibration_name("phash", {"projection": "learned-v2"}) == "phash"
     assert comparison.calibration_name("my-plugin", {}) == "my-plugin"
+    assert comparison.calibration_name(registry.create("phash")) == "phash"   # from a hasher
     # a plugin whose name has a "/" is its own backend, not a projection of the one before the "/"
     assert comparison.turn_penalty("phash/mine", 16) == 0
     assert comparison.similar_threshold("phash/mine", 16, 0.3) == 0.3
