@@ -41,7 +41,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 from .engines import limit_threads
 from .factory import create
 from .files import file_digest, find_images, image_extensions, publish
-from .manifest import FORMAT, HashRun, ManifestEntry, ManifestError, ManifestWriter, header_for, parse_entry
+from .folder_manifest import HashRun
+from .manifest import FORMAT, ManifestEntry, ManifestError, ManifestWriter, header_for, parse_entry
 from .optional import require
 
 NEEDED_BY = "the Ray engine (hash --engine ray)"

@@ -13,7 +13,7 @@ from PIL import Image, ImageFilter
 
 import registry
 from registry.dedup import dedup, dedup_manifest, radius_for
-from registry.manifest import hash_folder
+from registry.folder_manifest import hash_folder
 from tests.cli_runner import run  # noqa: E402
 
 #: pHash-64's calibration as shipped: the radii dedup must use.

@@ -16,7 +16,8 @@ from PIL import Image
 
 import registry
 from registry.checking import check
-from registry.manifest import ManifestError, hash_folder, read_manifest
+from registry.folder_manifest import hash_folder
+from registry.manifest import ManifestError, read_manifest
 from tests.cli_runner import run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

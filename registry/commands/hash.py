@@ -20,7 +20,8 @@ from ..engines import hash_stream
 from ..errors import HasherError
 from ..hasher import progress_bar
 from ..files import find_images
-from ..manifest import ManifestError, hash_folder
+from ..folder_manifest import hash_folder
+from ..manifest import ManifestError
 from .common import USAGE, add_backend_arguments, make_hasher
 
 def register(subparsers) -> None:
