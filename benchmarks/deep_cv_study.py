@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.deep_v2_features import CACHE  # noqa: E402
+from benchmarks.deep_v2_features import CACHE, pools  # noqa: E402
 from benchmarks.deep_v2_study import (CORPUS, DIHEDRAL_EDITS, EDITS, FPR, fit_whitening,  # noqa: E402
                                       negative_distances, threshold_at, train_edit)
 
@@ -82,8 +82,8 @@ def _photo_features(args) -> dict:
             views += [source if keep == 1.0 else _centre_crop(source, keep) for keep in VIEW_KEEP]
         batch = np.stack([np.asarray(_transform(v), dtype=np.float32) for v in views])
         s4, s6, head = _session.run(None, {"x": batch})
-        feats = np.concatenate([s6.mean(axis=(2, 3)), np.cbrt(np.mean(np.maximum(head, 0) ** 3, axis=(2, 3))),
-                                head.mean(axis=(2, 3))], axis=1)
+        pooled = pools(s4, s6, head)
+        feats = np.concatenate([pooled[part] for part in PARTS], axis=1)
         out[name] = feats.reshape(2, len(VIEW_KEEP), -1).astype(np.float16)
         out[GRID + name] = np.concatenate([_grid(s4), _grid(s6)], axis=1).reshape(2, len(VIEW_KEEP), -1).astype(
             np.float16)
@@ -260,6 +260,7 @@ def study(designs: list[str], out: Path) -> dict:
         normalise = head != ["random"]
         x = embed(raw["orig"], parts, views, twin, normalise)
         train = [embed(raw[f"train{k}"], parts, views, twin) for k in range(n_train)]
+        edited = {k: embed(raw[k], parts, views, twin, normalise) for k in SCORE_EDITS}  # once, not per fold
         per_fold = []
         for f in range(FOLDS):
             fit, hold = fold != f, fold == f
@@ -271,7 +272,7 @@ def study(designs: list[str], out: Path) -> dict:
             if head == ["contrastive"]:
                 basis = contrastive(x[fit], [t[fit] for t in train], mean, basis)
             bits = lambda e: (e[hold] - mean) @ basis > 0  # noqa: E731
-            edits = {k: bits(embed(raw[k], parts, views, twin, normalise)) for k in SCORE_EDITS}
+            edits = {k: bits(e) for k, e in edited.items()}
             per_fold.append(score(bits(x), edits, groups[hold]))
         row = summarise(name, per_fold)
         rows.append(row)

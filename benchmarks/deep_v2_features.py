@@ -76,16 +76,19 @@ class FeatureExtractor:
         out: dict[str, list] = {}
         for view, imgs in (("whole", rgb), ("centre", [_centre_crop(im) for im in rgb])):
             batch = np.stack([self.transform(im).numpy() for im in imgs]).astype(np.float32)
-            s4, s6, head = self.maps(batch)
-            feats = {
-                "s4_avg": s4.mean(axis=(2, 3)), "s4_max": s4.max(axis=(2, 3)),
-                "s6_avg": s6.mean(axis=(2, 3)), "s6_max": s6.max(axis=(2, 3)),
-                "head_avg": head.mean(axis=(2, 3)),
-                "head_gem": np.cbrt(np.mean(np.maximum(head, 0) ** 3, axis=(2, 3))),
-            }
-            for name, value in feats.items():
+            for name, value in pools(*self.maps(batch)).items():
                 out.setdefault(f"{view}_{name}", []).append(value)
         return {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}
+
+
+def pools(s4: np.ndarray, s6: np.ndarray, head: np.ndarray) -> dict[str, np.ndarray]:
+    """Every candidate pooling (POOLS) of the three feature maps of a batch: (n, channels) each."""
+    return {
+        "s4_avg": s4.mean(axis=(2, 3)), "s4_max": s4.max(axis=(2, 3)),
+        "s6_avg": s6.mean(axis=(2, 3)), "s6_max": s6.max(axis=(2, 3)),
+        "head_avg": head.mean(axis=(2, 3)),
+        "head_gem": np.cbrt(np.mean(np.maximum(head, 0) ** 3, axis=(2, 3))),
+    }
 
 
 def cache_key(*parts) -> str:
