@@ -33,10 +33,8 @@ LEARNED_HEX_LENGTHS = (4, 8, 16, 32, 48, 64)
 
 
 def pair_distances(hashes) -> np.ndarray:
-    bits = np.stack([h.bits for h in hashes])
-    packed = np.packbits(bits, axis=1)
-    lut = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
-    return np.concatenate([lut[packed[i] ^ packed[i + 1:]].sum(axis=1) for i in range(len(packed) - 1)])
+    from benchmarks.deep_v2_study import negative_distances
+    return negative_distances(np.stack([h.bits for h in hashes]))
 
 
 def threshold_at(distances: np.ndarray, fpr: float = FPR) -> int:
@@ -121,7 +119,7 @@ def calibrate_learned(fitted_record: Path, corpus: Path, record: Path, table: di
     every threshold key, plain and dihedral; the detail limits stay the backend's.
     """
     import hashlib
-    import registry
+    from benchmarks.deep_v2_study import negative_distances
     from hashers.deep_recipe import LEARNED_PROJECTIONS, learned_file
     from hashers.deep_weights import DEFAULT_MODEL, DEFAULT_WEIGHTS_PACKAGE
     from registry import comparison
@@ -139,12 +137,11 @@ def calibrate_learned(fitted_record: Path, corpus: Path, record: Path, table: di
         if provenance["corpus_record_sha256"] != digest:
             raise SystemExit(f"{projection} was fitted from another corpus record "
                              f"({provenance['corpus_record_sha256'][:12]}, given {digest[:12]})")
-        hashes = registry.create("timm", hex_len=longest, projection=projection).hash_many(photos)
-        eight = hash_eight("timm", longest, photos, projection=projection)
+        eight = hash_eight("timm", longest, photos, projection=projection)   # [:, 0]: as it is
         rows, entries = {}, {}
         for hex_len in LEARNED_HEX_LENGTHS:
             bits = 4 * hex_len
-            distances = _prefix_distances(hashes, bits)
+            distances = negative_distances(eight[:, 0, :bits])   # shorter hashes are prefixes
             t = max(threshold_at(distances), 0)
             shared = comparison.threshold_bits(comparison.similar_threshold("timm", hex_len), bits)
             td, p, rate = dihedral_rule(*dihedral_pair_distances(eight[:, :, :bits]), bits)
@@ -161,14 +158,6 @@ def calibrate_learned(fitted_record: Path, corpus: Path, record: Path, table: di
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(result, indent=1) + "\n")
     return result
-
-
-def _prefix_distances(hashes, bits: int) -> np.ndarray:
-    """Pair distances of the first ``bits`` bits (the deep hash's prefix property)."""
-    class Prefix:
-        def __init__(self, h):
-            self.bits = h.bits[:bits]
-    return pair_distances([Prefix(h) for h in hashes])
 
 
 def main(argv=None) -> dict:
