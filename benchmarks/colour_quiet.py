@@ -4,9 +4,9 @@
 
 `benchmarks/verdicts.py --calibrate` sets the colour limits on 150 fit photos; this checks them on all of
 them (never on ../shared/photos), and measures the mean colour shift over the signature's 4 x 4 cells
-(a/b only, in the framing that agrees best) of benign copies against that of colour edits. A floor on
-that shift could keep copies whose faint tint JPEG rounds away only if benign copies stayed below the
-weakest colour edit's shift; this says whether they do.
+(a/b only, in the framing that agrees best) of benign copies against that of colour edits, and counts the
+colour edits each rule lets through: the shipped one, and the one before the visibility gate
+(``registry.colour.VISIBLE_CHROMA``), which ignores colour changes below a just-noticeable difference.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ def main(argv=None) -> dict:
     limits = colour_limits()
     flagged = {name: 0 for name in V.BENIGN_EDITS}
     shifts_benign, shifts_edit = [], {name: [] for name in V.COLOUR_EDITS}
+    kept = {name: {"photos": 0, "kept": 0, "kept_without_visibility_gate": 0} for name in V.COLOUR_EDITS}
     for p in photos:
         img = V.load_rgb(p["path"])
         sig, gray = signature(img), V.mostly_gray(img)
@@ -55,7 +56,11 @@ def main(argv=None) -> dict:
                 shifts_benign.append(colour_shift(sig, copy))
         for name, edit in V.COLOUR_EDITS.items():
             if not (gray and name in ("grayscale", "hue +180", "red-blue swapped")):
-                shifts_edit[name].append(colour_shift(sig, signature(edit(img))))
+                edited = signature(edit(img))
+                shifts_edit[name].append(colour_shift(sig, edited))
+                kept[name]["photos"] += 1
+                kept[name]["kept"] += not colour_change(sig, edited, limits)
+                kept[name]["kept_without_visibility_gate"] += not colour_change(sig, edited, limits, visible_chroma=0.0)
     benign = np.array(shifts_benign)
     result = {
         "command": "python benchmarks/colour_quiet.py", "photos": len(photos), "limits": limits,
@@ -64,6 +69,9 @@ def main(argv=None) -> dict:
         "benign_shift_quantiles": {q: round(float(np.quantile(benign, float(q))), 3)
                                    for q in ("0.5", "0.99", "0.995", "0.999", "1.0")},
         "colour_edit_smallest_shift": {k: round(float(min(v)), 3) for k, v in shifts_edit.items() if v},
+        "colour_edits_kept": kept,
+        "note": "photos that are nearly gray (benchmarks/verdicts.py mostly_gray) are left out of the grayscale, "
+                "hue +180 and red-blue swap counts, as in the benchmark",
         "seconds": round(time.time() - t0, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

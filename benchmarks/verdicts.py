@@ -130,6 +130,34 @@ def grayscale(img):
     return img.convert("L").convert("RGB")
 
 
+def _lab_to_srgb(lab: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) to 8-bit sRGB: the inverse of registry.colour's conversion, for drawing tints."""
+    fy = (lab[..., 0] + 16) / 116
+    f = np.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], axis=-1)
+    xyz = np.where(f ** 3 > 216 / 24389, f ** 3, (116 * f - 16) / (24389 / 27)) * np.array([0.95047, 1.0, 1.08883])
+    m = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
+                  [0.0193339, 0.1191920, 0.9503041]])
+    c = np.clip(xyz @ np.linalg.inv(m).T, 0, None)
+    c = np.where(c > 0.0031308, 1.055 * c ** (1 / 2.4) - 0.055, 12.92 * c)
+    return np.clip(np.rint(c * 255), 0, 255).astype(np.uint8)
+
+
+def toned(img, chroma: float, hue_degrees: float) -> Image.Image:
+    """The photo as a toned print: its lightness, with one faint uniform tint (a sepia print, paper, a
+    studio backdrop). JPEG's coarse chroma steps move such a tint; the colour rule must not call that
+    a recolouring."""
+    from registry.colour import _srgb_to_lab
+    lightness = _srgb_to_lab(np.asarray(img.convert("L").convert("RGB")))[..., 0]
+    h = np.radians(hue_degrees)
+    lab = np.stack([lightness, np.full_like(lightness, chroma * np.cos(h)),
+                    np.full_like(lightness, chroma * np.sin(h))], axis=-1)
+    return Image.fromarray(_lab_to_srgb(lab))
+
+
+#: The faint tints of the toned calibration family (chroma in Lab units; hues drawn per photo).
+TONED_CHROMAS = (1, 2, 3, 4, 6, 8)
+
+
 def brightness(factor: float):
     return lambda img: ImageEnhance.Brightness(img.convert("RGB")).enhance(factor)
 
@@ -817,6 +845,32 @@ def colour_limits_from(benign_by_edit: dict, margin: float, quantile: float) -> 
             "chroma_corr": _round_down(1 - (1 - ccorr) * (1 + margin), 0.01)}
 
 
+def toned_copies(photo_images: list, photos: list[dict], limits: dict, benign_edits: dict) -> dict:
+    """How the colour rule treats benign copies of toned prints of the calibration photos, with and
+    without the visibility gate (registry.colour.VISIBLE_CHROMA). Reported, not fitted: the photos the
+    limits are fitted on are all colourful or gray, so nothing else shows what JPEG does to a faint tint."""
+    from registry.colour import VISIBLE_CHROMA, colour_change, colour_stats, signature
+    shifts: dict[str, list] = {name: [] for name in benign_edits}
+    flagged = {name: 0 for name in benign_edits}
+    ungated = {name: 0 for name in benign_edits}
+    for img, p in zip(photo_images, photos):
+        small = img.reduce(max(1, min(img.size) // 512))
+        hues = np.random.default_rng(_seed(p["name"])).uniform(0, 360, len(TONED_CHROMAS))
+        for chroma, hue in zip(TONED_CHROMAS, hues):
+            print_ = toned(small, chroma, hue)
+            sig = signature(print_)
+            for name, edit in benign_edits.items():
+                copy = signature(edit(print_))
+                shifts[name].append(colour_stats(sig, copy)["chroma_shift"])
+                flagged[name] += bool(colour_change(sig, copy, limits))
+                ungated[name] += bool(colour_change(sig, copy, limits, visible_chroma=0.0))
+    return {"photos": len(photos), "chromas": list(TONED_CHROMAS), "size": "about 512 pixels a side",
+            "copies_per_kind": len(photos) * len(TONED_CHROMAS), "visible_chroma": VISIBLE_CHROMA,
+            "flagged": flagged, "flagged_without_visibility_gate": ungated,
+            "chroma_shift": {name: {"p99.5": round(float(np.quantile(v, 0.995)), 3), "max": round(float(max(v)), 3)}
+                             for name, v in shifts.items()}}
+
+
 def calibrate(args) -> dict:
     from registry import comparison
     from registry.colour import CHROMA_CORR_MIN_LAYOUT, colour_change, colour_stats, fine_change, signature
@@ -830,7 +884,7 @@ def calibrate(args) -> dict:
         real, found = real_family(CALIBRATION_PACKAGES, args.package_cache)
         family += real
         sources += found
-    photos = corpus_fit_photos(args.calibration_photos, args.corpus)
+    photos = corpus_fit_photos(args.calibration_photos, args.corpus, args.record)
     if not photos:
         raise SystemExit(f"no corpus photos under {args.corpus / 'photos'}: run benchmarks/corpus.py first")
     log(f"calibration: {len(family)} low-detail images, {len(photos)} corpus photos")
@@ -859,6 +913,8 @@ def calibrate(args) -> dict:
                                                               for a, b in zip(sig_photo, sigs)))}
              for name, sigs in benign_sigs.items()}
     log(f"colour limits {limits} ({time.time() - t_start:.0f} s)")
+    toned_family = toned_copies(photo_images, photos, limits, benign_edits)
+    log(f"toned photos: {toned_family['flagged']} ({time.time() - t_start:.0f} s)")
 
     # 2. layout_different: layout distance of low-detail images to their JPEG-50 and rescaled copies.
     sig_low = [signature(im) for im in low]
@@ -972,7 +1028,8 @@ def calibrate(args) -> dict:
                  "within it, and matches a low-detail copy within it.",
         "command": "python benchmarks/verdicts.py " + " ".join(args.argv),
         "data": {"low_detail": len(family), "low_detail_sources": sources, "photos": len(photos),
-                 "photo_split": "fit", "photo_record": "benchmarks/corpus_sources.json",
+                 "photo_split": "fit", "photo_record": str(args.record.name),
+                 "photo_record_sha256": hashlib.sha256(args.record.read_bytes()).hexdigest(),
                  "photo_groups": len({p["group"] for p in photos}),
                  "pairs": int(different.sum()), "pairs_note": "photos of the same look-alike group are not paired"},
         "min_detail": detail_table,
@@ -982,7 +1039,7 @@ def calibrate(args) -> dict:
                    "benign_quantiles": {name: {k: {f"p{q}": round(float(np.quantile(v, q / 100)), 4)
                                                    for q in (0, 0.5, 50, 99.5, 100)} for k, v in per.items()}
                                         for name, per in benign_by_edit.items()},
-                   "photos_mostly_gray": int(sum(gray))},
+                   "photos_mostly_gray": int(sum(gray)), "toned": toned_family},
         "low_detail": layout,
         "fine_layout": fine,
         "seconds": round(time.time() - t_start, 1),
@@ -1006,7 +1063,7 @@ def summary(provenance: dict) -> dict:
         {k: s[k] for k in ("package", "version", "kind", "files", "licence") if k in s}
         for s in provenance["data"]["low_detail_sources"]]}
     colour = {k: provenance["colour"][k] for k in ("quantile", "margin", "chroma_corr_min_layout",
-                                                   "edits_caught", "photos_mostly_gray")}
+                                                   "edits_caught", "photos_mostly_gray", "toned")}
     colour["benign_flagged"] = {k: v["flagged"] for k, v in provenance["colour"]["benign_flagged"].items()}
     return {"about": provenance["about"], "command": provenance["command"], "data": data,
             "min_detail": detail, "colour": colour, "low_detail": provenance["low_detail"],
@@ -1139,6 +1196,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--dry-run", action="store_true", help="with --calibrate: fit and report, write nothing")
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--calibration-photos", type=int, default=150)
+    ap.add_argument("--record", type=Path, default=ROOT / "benchmarks" / "corpus_sources.json",
+                    help="the corpus record whose fit split --calibrate draws photos from (the shipped limits: "
+                         "the 720-photo record, git show b0cd78b:benchmarks/corpus_sources.json)")
     ap.add_argument("--colour-quantile", type=float, default=0.995)
     ap.add_argument("--colour-margin", type=float, default=0.1)
     ap.add_argument("--benign", nargs="+", default=list(BENIGN_EDITS), choices=[*BENIGN_EDITS, *MORE_BENIGN],

@@ -29,6 +29,12 @@ COARSE_BYTES = GRID * GRID * 3 + 3
 #: chroma_corr is only measured when both images' a/b vary across the cells by at least this much
 #: (benchmarks/verdicts.py --calibrate: below it, benign re-encodings decorrelate the rounding noise).
 CHROMA_CORR_MIN_LAYOUT = 1.0
+#: A colour change smaller than this (the RMS a/b change over the cells, Lab units) is never called a
+#: saturation or colour-layout change: it is about one just-noticeable difference (CIELAB Delta E 2.3),
+#: so a viewer cannot see it, and it is about what JPEG's coarse chroma steps do to a faint tint (JPEG-50
+#: moves 99.5% of toned prints' tints by at most 2.24: benchmarks/verdicts.py --calibrate, colour.toned).
+#: The tint's turn (``hue_shift``) is not gated: it is what catches a channel swap of a faint photo.
+VISIBLE_CHROMA = 2.3
 
 
 def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -232,9 +238,10 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
     is the same picture; a colour edit moves them in every framing.
     """
     a, b = Colours.from_hex(sig_a), Colours.from_hex(sig_b)
-    lightness, hue, corr_l, corr_ab, sat = np.inf, np.inf, -1.0, -1.0, np.inf
+    lightness, hue, corr_l, corr_ab, sat, shift = np.inf, np.inf, -1.0, -1.0, np.inf, np.inf
     for fa, fb in _framings(a.cells, b.cells):
         la, lb = fa[..., 0], fb[..., 0]
+        shift = min(shift, float(np.sqrt(np.mean(np.sum((fa[..., 1:] - fb[..., 1:]) ** 2, axis=-1)))))
         lightness = min(lightness, abs(la.mean() - lb.mean()))
         hue = min(hue, _hue_turn(fa[..., 1:].reshape(-1, 2).mean(0), fb[..., 1:].reshape(-1, 2).mean(0)))
         corr_l = max(corr_l, _corr(la, lb))
@@ -253,6 +260,7 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
         # photo with one coloured object (a blue car) still shows a channel swap clearly.
         "chroma_corr": float(corr_ab) if min(a.chroma_layout, b.chroma_layout) >= CHROMA_CORR_MIN_LAYOUT else 1.0,
         "layout": float(np.mean(np.abs(a.cells - b.cells))),
+        "chroma_shift": shift,
     }
 
 
@@ -285,16 +293,19 @@ COLOUR_LIMITS = {"lightness": 12.0, "contrast": 1.45, "saturation": 1.9, "hue_sh
                  "lightness_corr": 0.3, "chroma_corr": 0.0}
 
 
-def colour_change(sig_a: str, sig_b: str, limits: dict | None = None) -> list[str]:
-    """The colour or tone changes beyond what re-encoding does, in words (empty: none)."""
+def colour_change(sig_a: str, sig_b: str, limits: dict | None = None,
+                  visible_chroma: float = VISIBLE_CHROMA) -> list[str]:
+    """The colour or tone changes beyond what re-encoding does, in words (empty: none).
+    ``visible_chroma=0`` is the rule before the visibility gate, for benchmarks that compare the two."""
     lim = {**COLOUR_LIMITS, **(limits or {})}
     s = colour_stats(sig_a, sig_b)
     found = []
+    visible = s["chroma_shift"] > visible_chroma
     if s["lightness_corr"] < lim["lightness_corr"]:
         found.append("lightness inverted")
-    if s["chroma_corr"] < lim["chroma_corr"] or s["hue_shift"] > lim["hue_shift"]:
+    if (visible and s["chroma_corr"] < lim["chroma_corr"]) or s["hue_shift"] > lim["hue_shift"]:
         found.append("hues changed")
-    if not 1 / lim["saturation"] <= s["saturation"] <= lim["saturation"]:
+    if visible and not 1 / lim["saturation"] <= s["saturation"] <= lim["saturation"]:
         found.append("saturation changed" if min(s["saturation"], 1 / s["saturation"]) > 0.35
                      else "colour removed" if s["saturation"] > 1 else "colour added")
     if s["lightness"] > lim["lightness"]:

@@ -113,6 +113,25 @@ def test_colour_statistics_see_a_swap_on_a_nearly_neutral_photo():
                              comparison.colour_limits())
 
 
+def test_jpeg_rounding_a_faint_tint_is_not_a_recolouring_but_taking_the_tint_away_is():
+    """A sepia print (chroma 3 Lab units): JPEG-50's coarse chroma steps move its tint by about one
+    just-noticeable difference, which the rule before the visibility gate called a saturation change
+    (fetch again); a grayscale copy of the same print, or of a colourful photo, is still a colour change."""
+    from benchmarks.verdicts import toned
+    from registry.colour import VISIBLE_CHROMA, colour_change, colour_stats, signature
+    limits = comparison.colour_limits()
+    photo = Image.open(EXAMPLES / "parrots.png").convert("RGB")
+    sepia = toned(photo, 3, 70)
+    sig = signature(sepia)
+    copy = signature(jpeg_copy(sepia, 50))
+    assert 0 < colour_stats(sig, copy)["chroma_shift"] <= VISIBLE_CHROMA
+    assert colour_change(sig, copy, limits, visible_chroma=0.0) == ["saturation changed"]
+    assert colour_change(sig, copy, limits) == []
+    assert colour_change(sig, signature(ImageOps.grayscale(sepia).convert("RGB")), limits)
+    assert "colour removed" in colour_change(signature(photo), signature(ImageOps.grayscale(photo).convert("RGB")),
+                                             limits)
+
+
 def _icon(emblem: bool) -> Image.Image:
     """A folder-like icon on white; with ``emblem``, a small badge in one corner (an Adwaita-style
     variant: the hashes see the same picture, the file is another icon)."""
