@@ -245,7 +245,7 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
         lightness = min(lightness, abs(la.mean() - lb.mean()))
         hue = min(hue, _hue_turn(fa[..., 1:].reshape(-1, 2).mean(0), fb[..., 1:].reshape(-1, 2).mean(0)))
         corr_l = max(corr_l, _corr(la, lb))
-        corr_ab = max(corr_ab, _corr(fa[..., 1:], fb[..., 1:]))
+        corr_ab = max(corr_ab, _corr(*(f[..., 1:] - f[..., 1:].mean(axis=(0, 1)) for f in (fa, fb))))
         ratio = (np.mean(np.hypot(fa[..., 1], fa[..., 2])) + 2) / (np.mean(np.hypot(fb[..., 1], fb[..., 2])) + 2)
         if abs(np.log(ratio)) < abs(np.log(sat)):
             sat = ratio
@@ -255,7 +255,10 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
         "saturation": float(sat),
         "hue_shift": float(hue),
         "lightness_corr": float(corr_l) if min(a.spread[0], b.spread[0]) > 3 else 1.0,
-        # The a/b layout correlates meaningfully when the colour varies across the picture: a uniformly
+        # Each of a and b is centred on its own mean first: the overall tint is hue_shift's business, and
+        # a tint left in would correlate a layout with its red-blue swap whenever the swap keeps the
+        # tint (a green photo, where red and blue are alike). The a/b layout correlates meaningfully
+        # when the colour varies across the picture: a uniformly
         # tinted image's cells differ only by rounding, however saturated it is, while a nearly neutral
         # photo with one coloured object (a blue car) still shows a channel swap clearly.
         "chroma_corr": float(corr_ab) if min(a.chroma_layout, b.chroma_layout) >= CHROMA_CORR_MIN_LAYOUT else 1.0,

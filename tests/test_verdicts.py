@@ -113,6 +113,23 @@ def test_colour_statistics_see_a_swap_on_a_nearly_neutral_photo():
                              comparison.colour_limits())
 
 
+def test_a_red_blue_swap_that_keeps_a_green_pictures_tint_is_still_a_colour_change():
+    """A green board with a yellow-green and a teal-green patch: swapping red and blue keeps the green
+    tint (the mean a/b barely moves) and trades the patches' colours. Compared on a shared mean, the
+    tint alone made the two colour layouts correlate (0.91); each channel on its own mean, they do not."""
+    from registry.colour import colour_change, colour_stats, signature
+    arr = np.full((96, 128, 3), (50, 130, 50), dtype=np.uint8)
+    arr += np.random.default_rng(1).integers(0, 12, (96, 128, 1), dtype=np.uint8)
+    arr[:48, :64] = (110, 150, 40)
+    arr[48:, 40:100] = (40, 150, 110)
+    img = Image.fromarray(arr)
+    r, g, b = img.split()
+    sig, swapped = signature(img), signature(Image.merge("RGB", (b, g, r)))
+    assert colour_stats(sig, swapped)["hue_shift"] < comparison.colour_limits()["hue_shift"]
+    assert colour_change(sig, swapped, comparison.colour_limits()) == ["hues changed"]
+    assert not colour_change(sig, signature(jpeg_copy(img, 50)), comparison.colour_limits())
+
+
 def test_jpeg_rounding_a_faint_tint_is_not_a_recolouring_but_taking_the_tint_away_is():
     """A sepia print (chroma 3 Lab units): JPEG-50's coarse chroma steps move its tint by about one
     just-noticeable difference, which the rule before the visibility gate called a saturation change
