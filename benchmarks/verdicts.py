@@ -761,9 +761,16 @@ def _cost(hasher, images, gradient_detail, thumbnail_detail, signature, paths=No
     for im in images:
         signature(im)
     colour_ms = (time.perf_counter() - t) / len(images) * 1e3
+    from registry.comparison import compare_hashes
+    hashes = [hasher.hash(im) for im in images]
+    pairs = [(a, b) for i, a in enumerate(hashes) for b in hashes[i + 1:]]
+    t = time.perf_counter()
+    for a, b in pairs:
+        compare_hashes(a, b)
+    judge_us = (time.perf_counter() - t) / max(1, len(pairs)) * 1e6
     return {"images": len(images), "decode_ms": decode_ms, "hash_ms": round(hash_ms, 3),
             "detail_ms": round(detail_ms, 4),
-            "colour_ms": round(colour_ms, 3), "detail_how": how,
+            "colour_ms": round(colour_ms, 3), "detail_how": how, "judge_us": round(judge_us, 1),
             "extra_share": round((detail_ms + colour_ms) / hash_ms, 4) if hash_ms else None}
 
 
@@ -1155,16 +1162,19 @@ def markdown(res: dict) -> str:
               f"{res['limits']['layout_different']}; fine_layout limit: {res['limits'].get('fine_layout')}.", "",
               "## Cost per image (ms)", "",
               "*hash*: `compute` on the prepared image; *decode*: reading the file as the hasher does (photos); "
-              "*extra / hash*: detail score and colour signature over *hash*.", "",
-              "| backend | images | decode | hash | detail score | colour signature | extra / hash | extra / (decode + hash) |",
-              "|---|---|---|---|---|---|---|---|"]
+              "*extra / hash*: detail score and colour signature over *hash*; *judge a pair*: "
+              "`compare_hashes` of two of these hashes (distance, detail, colours, layout), in microseconds.", "",
+              "| backend | images | decode | hash | detail score | colour signature | extra / hash | extra / (decode + hash) "
+              "| judge a pair (us) |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for b in bs:
         for what in ("photos", "low_detail"):
             c = res["backends"][b]["cost_ms"][what]
             extra = c["detail_ms"] + c["colour_ms"]
             whole = _pct(extra / (c["decode_ms"] + c["hash_ms"])) if c.get("decode_ms") else ""
             lines.append(f"| {b} ({what}) | {c['images']} | {c.get('decode_ms') or ''} | {c['hash_ms']} | "
-                         f"{c['detail_ms']} | {c['colour_ms']} | {_pct(c['extra_share'])} | {whole} |")
+                         f"{c['detail_ms']} | {c['colour_ms']} | {_pct(c['extra_share'])} | {whole} | "
+                         f"{c.get('judge_us', '')} |")
     lines += ["", "Kept pairs of different low-detail images, by kinds and by sources:", ""]
     for b in bs:
         r = res["backends"][b]["different_low_detail_pairs"]

@@ -190,22 +190,6 @@ class Colours:
         return float(np.sqrt(self.cells[..., 1:].reshape(-1, 2).var(axis=0).mean()))
 
 
-def _corr(x: np.ndarray, y: np.ndarray) -> float:
-    x, y = x.reshape(-1) - x.mean(), y.reshape(-1) - y.mean()
-    denom = np.sqrt((x @ x) * (y @ y))
-    return float(x @ y / denom) if denom > 1e-9 else 1.0
-
-
-def _hue_turn(mean_a: np.ndarray, mean_b: np.ndarray) -> float:
-    """How far the overall tint (mean a/b) moved, less what a stronger or weaker tint explains.
-
-    A crop or a re-encoding makes a tinted picture a little more or less tinted (saturation measures
-    that); swapping channels or turning hues turns the tint. Counting only the turn keeps a 10% crop
-    of a warm photo quiet while a red-blue swap of it, which turns its tint by 15 degrees, is seen.
-    """
-    return float(max(0.0, np.hypot(*(mean_a - mean_b)) - abs(np.hypot(*mean_a) - np.hypot(*mean_b))))
-
-
 def _centre(cells: np.ndarray, margin: float) -> np.ndarray:
     """The cells of a picture's centre, without ``margin`` of each side, resampled from its cells."""
     if margin <= 0:
@@ -230,40 +214,55 @@ def _framings(a: np.ndarray, b: np.ndarray):
             yield fa, fb[:, ::-1]
 
 
+def _row_corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson's correlation of each row of x with the same row of y (1 where either row is flat)."""
+    x = x - x.mean(axis=1, keepdims=True)
+    y = y - y.mean(axis=1, keepdims=True)
+    denom = np.sqrt(np.einsum("ij,ij->i", x, x) * np.einsum("ij,ij->i", y, y))
+    return np.where(denom > 1e-9, np.einsum("ij,ij->i", x, y) / np.maximum(denom, 1e-300), 1.0)
+
+
 def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
     """How two images' colours differ, in measures each colour edit moves and re-encoding does not.
 
     The layout measures (lightness, hue, the two correlations) are taken in the framing that agrees
     best: as is, mirrored, or one picture a centre crop of the other, since a crop or a mirror image
-    is the same picture; a colour edit moves them in every framing.
+    is the same picture; a colour edit moves them in every framing. All framings are measured at
+    once (one array each), since every judged pair of hashes pays for this.
     """
     a, b = Colours.from_hex(sig_a), Colours.from_hex(sig_b)
-    lightness, hue, corr_l, corr_ab, sat, shift = np.inf, np.inf, -1.0, -1.0, np.inf, np.inf
-    for fa, fb in _framings(a.cells, b.cells):
-        la, lb = fa[..., 0], fb[..., 0]
-        shift = min(shift, float(np.sqrt(np.mean(np.sum((fa[..., 1:] - fb[..., 1:]) ** 2, axis=-1)))))
-        lightness = min(lightness, abs(la.mean() - lb.mean()))
-        hue = min(hue, _hue_turn(fa[..., 1:].reshape(-1, 2).mean(0), fb[..., 1:].reshape(-1, 2).mean(0)))
-        corr_l = max(corr_l, _corr(la, lb))
-        corr_ab = max(corr_ab, _corr(*(f[..., 1:] - f[..., 1:].mean(axis=(0, 1)) for f in (fa, fb))))
-        ratio = (np.mean(np.hypot(fa[..., 1], fa[..., 2])) + 2) / (np.mean(np.hypot(fb[..., 1], fb[..., 2])) + 2)
-        if abs(np.log(ratio)) < abs(np.log(sat)):
-            sat = ratio
+    framed_a, framed_b = (np.stack(f) for f in zip(*_framings(a.cells, b.cells)))
+    n = len(framed_a)
+    la, lb = framed_a[..., 0].reshape(n, -1), framed_b[..., 0].reshape(n, -1)
+    ab_a, ab_b = framed_a[..., 1:].reshape(n, -1, 2), framed_b[..., 1:].reshape(n, -1, 2)
+    mean_a, mean_b = ab_a.mean(axis=1), ab_b.mean(axis=1)
+    lightness = np.abs(la.mean(axis=1) - lb.mean(axis=1)).min()
+    # How far the overall tint (mean a/b) moved, less what a stronger or weaker tint explains. A crop
+    # or a re-encoding makes a tinted picture a little more or less tinted (saturation measures that);
+    # swapping channels or turning hues turns the tint. Counting only the turn keeps a 10% crop of a
+    # warm photo quiet while a red-blue swap of it, which turns its tint by 15 degrees, is seen.
+    turn = np.hypot(*(mean_a - mean_b).T) - np.abs(np.hypot(*mean_a.T) - np.hypot(*mean_b.T))
+    hue = max(0.0, float(turn.min()))
+    corr_l = _row_corr(la, lb).max()
+    # Each of a and b is centred on its own mean first: the overall tint is hue_shift's business, and
+    # a tint left in would correlate a layout with its red-blue swap whenever the swap keeps the
+    # tint (a green photo, where red and blue are alike).
+    corr_ab = _row_corr((ab_a - mean_a[:, None]).reshape(n, -1), (ab_b - mean_b[:, None]).reshape(n, -1)).max()
+    ratio = (np.hypot(ab_a[..., 0], ab_a[..., 1]).mean(axis=1) + 2) / (np.hypot(ab_b[..., 0], ab_b[..., 1]).mean(axis=1) + 2)
+    sat = ratio[np.argmin(np.abs(np.log(ratio)))]
+    shift = np.sqrt(np.sum((ab_a - ab_b) ** 2, axis=-1).mean(axis=1)).min()
     return {
         "lightness": float(lightness),
         "contrast": float(max(a.spread[0], 1) / max(b.spread[0], 1)),
         "saturation": float(sat),
         "hue_shift": float(hue),
         "lightness_corr": float(corr_l) if min(a.spread[0], b.spread[0]) > 3 else 1.0,
-        # Each of a and b is centred on its own mean first: the overall tint is hue_shift's business, and
-        # a tint left in would correlate a layout with its red-blue swap whenever the swap keeps the
-        # tint (a green photo, where red and blue are alike). The a/b layout correlates meaningfully
-        # when the colour varies across the picture: a uniformly
+        # The a/b layout correlates meaningfully when the colour varies across the picture: a uniformly
         # tinted image's cells differ only by rounding, however saturated it is, while a nearly neutral
         # photo with one coloured object (a blue car) still shows a channel swap clearly.
         "chroma_corr": float(corr_ab) if min(a.chroma_layout, b.chroma_layout) >= CHROMA_CORR_MIN_LAYOUT else 1.0,
         "layout": float(np.mean(np.abs(a.cells - b.cells))),
-        "chroma_shift": shift,
+        "chroma_shift": float(shift),
     }
 
 
@@ -300,8 +299,12 @@ def colour_change(sig_a: str, sig_b: str, limits: dict | None = None,
                   visible_chroma: float = VISIBLE_CHROMA) -> list[str]:
     """The colour or tone changes beyond what re-encoding does, in words (empty: none).
     ``visible_chroma=0`` is the rule before the visibility gate, for benchmarks that compare the two."""
+    return changes_in(colour_stats(sig_a, sig_b), limits, visible_chroma)
+
+
+def changes_in(s: dict[str, float], limits: dict | None = None, visible_chroma: float = VISIBLE_CHROMA) -> list[str]:
+    """:func:`colour_change` from :func:`colour_stats` already taken (the verdict needs both)."""
     lim = {**COLOUR_LIMITS, **(limits or {})}
-    s = colour_stats(sig_a, sig_b)
     found = []
     visible = s["chroma_shift"] > visible_chroma
     if s["lightness_corr"] < lim["lightness_corr"]:

@@ -35,7 +35,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from .colour import colour_change, colour_stats, fine_change, signature
+from .colour import changes_in, colour_stats, fine_change, signature
 from .errors import HasherError
 from .factory import create
 from .value import ImageHash
@@ -188,12 +188,13 @@ def judge(hash_a: ImageHash, hash_b: ImageHash, distance: int, threshold: float,
     details = [h.detail for h in (hash_a, hash_b) if h.detail is not None]
     low = bool(details) and min(details) < limit
     colours = hash_a.colour is not None and hash_b.colour is not None
-    changes = colour_change(hash_a.colour, hash_b.colour, colour_limits()) if colours else []
+    stats = colour_stats(hash_a.colour, hash_b.colour) if colours else None
+    changes = changes_in(stats, colour_limits()) if colours else []
     same_picture = distance <= threshold_bits(threshold, hash_a.bit_count)
     if low:
         # The hash says little; the colour layout can still tell clearly different images apart. Nothing
         # here matches them: a page whose words changed in place keeps every thumbnail and layout.
-        if colours and colour_stats(hash_a.colour, hash_b.colour)["layout"] > layout_different():
+        if colours and stats["layout"] > layout_different():
             return "different", changes, True
         return "uncertain", changes, True
     if not same_picture:
