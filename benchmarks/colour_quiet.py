@@ -55,7 +55,7 @@ def main(argv=None) -> dict:
             if name not in V.GEOMETRIC_EDITS:
                 shifts_benign.append(colour_shift(sig, copy))
         for name, edit in V.COLOUR_EDITS.items():
-            if not (gray and name in ("grayscale", "hue +180", "red-blue swapped")):
+            if not (gray and name in V.GRAY_NO_OPS):
                 edited = signature(edit(img))
                 shifts_edit[name].append(colour_shift(sig, edited))
                 kept[name]["photos"] += 1
@@ -70,8 +70,8 @@ def main(argv=None) -> dict:
                                    for q in ("0.5", "0.99", "0.995", "0.999", "1.0")},
         "colour_edit_smallest_shift": {k: round(float(min(v)), 3) for k, v in shifts_edit.items() if v},
         "colour_edits_kept": kept,
-        "note": "photos that are nearly gray (benchmarks/verdicts.py mostly_gray) are left out of the grayscale, "
-                "hue +180 and red-blue swap counts, as in the benchmark",
+        "note": "photos that are nearly gray (benchmarks/verdicts.py mostly_gray) are left out of the edits that "
+                "change nothing there (GRAY_NO_OPS), as in the benchmark",
         "seconds": round(time.time() - t0, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

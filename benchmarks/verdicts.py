@@ -1,7 +1,11 @@
 """The verdict, measured: does "keep it / fetch it again" hold where the hash alone cannot tell?
 
     python benchmarks/verdicts.py --photos ../shared/photos            # evaluate (writes results.json/.md)
-    python benchmarks/verdicts.py --calibrate                          # fit the limits (thresholds.json)
+    python benchmarks/verdicts.py --calibrate --record record720.json  # fit the limits (thresholds.json)
+
+(the shipped limits were fitted on the 720-photo corpus record:
+``git show b0cd78b:benchmarks/corpus_sources.json > record720.json``; without ``--record`` the
+current record's fit split is drawn from, which picks other photos)
 
 The hash distance says whether two images are the same picture; the verdict (registry.comparison.judge)
 adds what the hash is blind to: too little detail for the distance to mean anything, and colour or tone
@@ -16,7 +20,7 @@ against the old rule (the distance alone, ``Comparison.same_picture``):
 (b) JPEG-50 and 1/2-rescaled copies of those low-detail images called ``different`` (``uncertain`` is
     allowed: it fetches again, to be safe);
 (c) colour-edited copies of photos kept: inverted, red and blue swapped, hue turned 180 degrees,
-    grayscale, brightness +50% and -50%;
+    grayscale, brightness +50% and -50%, saturation -30% and +30% (no goal; shown);
 (d) JPEG-50 copies of photos kept, beside the old rule's rate; and rescaled and JPEG q75 4:2:0 copies,
     to show the colour checks stay quiet on re-encoding;
 (e) what the detail score and the colour signature cost per image, beside the hash itself.
@@ -30,9 +34,10 @@ copies and photos (the output says which).
 evaluation never scores: the same synthetic family drawn with another seed, other words and colours,
 real icons and screenshots from *other* packages, and photos of the fitting corpus's ``fit`` split
 (``benchmarks/corpus.py``; never ``../shared/photos``). It writes ``min_detail`` per backend and length
-(16 and 64), the ``colour`` limits and ``low_detail.layout_different`` beside the ``similar`` thresholds
+(16 and 64), the ``colour`` limits, ``low_detail.layout_different`` and ``fine_layout.limit`` beside the ``similar`` thresholds
 of ``benchmarks/calibrate_thresholds.py``, leaving every other key alone, with its provenance under
-``verdicts_calibration``.
+``verdicts_calibration``; it also reports how the colour rule treats a *toned* family (the photos'
+lightness with a faint uniform tint), which nothing is fitted on.
 """
 from __future__ import annotations
 
@@ -158,6 +163,10 @@ def toned(img, chroma: float, hue_degrees: float) -> Image.Image:
 TONED_CHROMAS = (1, 2, 3, 4, 6, 8)
 
 
+def saturation(factor: float):
+    return lambda img: ImageEnhance.Color(img.convert("RGB")).enhance(factor)
+
+
 def brightness(factor: float):
     return lambda img: ImageEnhance.Brightness(img.convert("RGB")).enhance(factor)
 
@@ -166,6 +175,8 @@ def brightness(factor: float):
 COLOUR_EDITS: dict[str, Callable] = {
     "inverted": invert, "red-blue swapped": swap_red_blue, "hue +180": hue_180, "grayscale": grayscale,
     "brightness +50%": brightness(1.5), "brightness -50%": brightness(0.5),
+    # no goal of the issue; visible, and the visibility gate must not hide them:
+    "saturation -30%": saturation(0.7), "saturation +30%": saturation(1.3),
 }
 #: Copies of the low-detail images, which must not be called different.
 LOW_DETAIL_COPIES: dict[str, Callable] = {"jpeg50": jpeg(50), "scale1/2": downscale(2)}
@@ -183,6 +194,8 @@ MORE_BENIGN: dict[str, Callable] = {"crop25": centre_crop(25), "crop5": centre_c
 #: Benign edits that move the picture's layout: a copy cropped or mirrored is "edited", not kept.
 GEOMETRIC_EDITS = ("crop10", "crop25", "crop5", "mirror")
 GOAL_EDITS = ("inverted", "red-blue swapped", "hue +180", "grayscale")
+#: Colour edits that change nothing on a photo that is already (nearly) gray: such photos skip them.
+GRAY_NO_OPS = ("grayscale", "hue +180", "red-blue swapped", "saturation -30%", "saturation +30%")
 
 
 # ================================================================================================
@@ -659,7 +672,7 @@ def evaluate(args) -> dict:
     # (c) + (d): photos in chunks, every variant hashed once per backend.
     edits = {**{f"edit:{k}": v for k, v in COLOUR_EDITS.items()}, **{f"copy:{k}": v for k, v in PHOTO_COPIES.items()}}
     comps: dict[str, dict[str, list]] = {b: {k: [] for k in edits} for b in backends}
-    skipped_gray: dict[str, list] = {k: [] for k in ("edit:grayscale", "edit:hue +180", "edit:red-blue swapped")}
+    skipped_gray: dict[str, list] = {f"edit:{k}": [] for k in GRAY_NO_OPS}
     photo_details: dict[str, list] = {b: [] for b in backends}
     for start in range(0, len(photo_paths), args.chunk):
         chunk = list(range(start, min(start + args.chunk, len(photo_paths))))
@@ -684,8 +697,8 @@ def evaluate(args) -> dict:
                 comps[b][k].append(c)
         log(f"photos {chunk[-1] + 1}/{len(photo_paths)} ({time.time() - t_start:.0f} s)")
     out["photos"]["mostly_gray"] = gray_photos
-    out["photos"]["note"] = ("grayscale, hue +180 and a red-blue swap of a photo that is already (nearly) "
-                             "gray change nothing: those photos are left out of those three edits")
+    out["photos"]["note"] = ("grayscale, hue +180, a red-blue swap and a saturation change of a photo that is "
+                             "already (nearly) gray change nothing: those photos are left out of those edits")
     for b in backends:
         limit = comparison.min_detail(b, HEX_LEN)
         res = out["backends"][b]
@@ -914,7 +927,7 @@ def calibrate(args) -> dict:
     for name, fn in COLOUR_EDITS.items():
         hits = [bool(colour_change(a, signature(fn(im)), limits))
                 for a, im, g in zip(sig_photo, photo_images, gray)
-                if not (g and name in ("grayscale", "hue +180", "red-blue swapped"))]
+                if not (g and name in GRAY_NO_OPS)]
         caught[name] = {"photos": len(hits), "caught": int(sum(hits)), "rate": rate(int(sum(hits)), len(hits))}
     quiet = {name: {"copies": len(sigs), "flagged": int(sum(bool(colour_change(a, b, limits))
                                                               for a, b in zip(sig_photo, sigs)))}
@@ -1118,7 +1131,8 @@ def markdown(res: dict) -> str:
     lines += ["", f"Photos: {ph['count']} from `{ph['folder']}`; the deep backend ({DEEP}) sees "
               f"{ph['deep_subsample']} of them and the copies of {ph['deep_low_detail_copies']} low-detail "
               f"images (all {ld['images']} for the pairs). {len(ph['mostly_gray'])} photos are nearly gray: "
-              "left out of the grayscale, hue +180 and red-blue swap rows (the edit changes nothing there).", "",
+              "left out of the grayscale, hue +180, red-blue swap and saturation rows (the edit changes nothing "
+              "there).", "",
               "## Goals", "", "| measure | goal | " + " | ".join(bs) + " |", "|---|---|" + "---|" * len(bs)]
 
     def row(label, goal, fn):

@@ -29,11 +29,13 @@ COARSE_BYTES = GRID * GRID * 3 + 3
 #: chroma_corr is only measured when both images' a/b vary across the cells by at least this much
 #: (benchmarks/verdicts.py --calibrate: below it, benign re-encodings decorrelate the rounding noise).
 CHROMA_CORR_MIN_LAYOUT = 1.0
-#: A colour change smaller than this (the RMS a/b change over the cells, Lab units) is never called a
-#: saturation or colour-layout change: it is about one just-noticeable difference (CIELAB Delta E 2.3),
-#: so a viewer cannot see it, and it is about what JPEG's coarse chroma steps do to a faint tint (JPEG-50
-#: moves 99.5% of toned prints' tints by at most 2.24: benchmarks/verdicts.py --calibrate, colour.toned).
-#: The tint's turn (``hue_shift``) is not gated: it is what catches a channel swap of a faint photo.
+#: A colour change smaller than this (Lab units) is never called a saturation or colour-layout change:
+#: about one just-noticeable difference (CIELAB Delta E 2.3), so a viewer cannot see it. It is measured
+#: where the change is largest: the most changed of the 4 x 4 cells, or the change of the colours' spread
+#: over the thumbnail's pixels. It is also about what JPEG's coarse chroma steps do to a faint uniform
+#: tint, which the ratio and correlation limits (fitted on colourful and gray photos) took for a
+#: recolouring: benchmarks/verdicts.py --calibrate, colour.toned. The tint's turn (``hue_shift``) is
+#: not gated: it is what catches a channel swap of a faint photo.
 VISIBLE_CHROMA = 2.3
 
 
@@ -231,10 +233,15 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
     once (one array each), since every judged pair of hashes pays for this.
     """
     a, b = Colours.from_hex(sig_a), Colours.from_hex(sig_b)
-    framed_a, framed_b = (np.stack(f) for f in zip(*_framings(a.cells, b.cells)))
+    # Each cell's chroma rides along as a fourth channel: a centre crop interpolates between cells, and
+    # interpolating a/b vectors of different hues cancels part of them, which would make any crop of a
+    # many-coloured photo look desaturated and forgive a real desaturation of up to a third.
+    with_chroma = [np.concatenate([c.cells, np.hypot(c.cells[..., 1], c.cells[..., 2])[..., None]], axis=-1)
+                   for c in (a, b)]
+    framed_a, framed_b = (np.stack(f) for f in zip(*_framings(*with_chroma)))
     n = len(framed_a)
     la, lb = framed_a[..., 0].reshape(n, -1), framed_b[..., 0].reshape(n, -1)
-    ab_a, ab_b = framed_a[..., 1:].reshape(n, -1, 2), framed_b[..., 1:].reshape(n, -1, 2)
+    ab_a, ab_b = framed_a[..., 1:3].reshape(n, -1, 2), framed_b[..., 1:3].reshape(n, -1, 2)
     mean_a, mean_b = ab_a.mean(axis=1), ab_b.mean(axis=1)
     lightness = np.abs(la.mean(axis=1) - lb.mean(axis=1)).min()
     # How far the overall tint (mean a/b) moved, less what a stronger or weaker tint explains. A crop
@@ -248,9 +255,9 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
     # a tint left in would correlate a layout with its red-blue swap whenever the swap keeps the
     # tint (a green photo, where red and blue are alike).
     corr_ab = _row_corr((ab_a - mean_a[:, None]).reshape(n, -1), (ab_b - mean_b[:, None]).reshape(n, -1)).max()
-    ratio = (np.hypot(ab_a[..., 0], ab_a[..., 1]).mean(axis=1) + 2) / (np.hypot(ab_b[..., 0], ab_b[..., 1]).mean(axis=1) + 2)
+    ratio = (framed_a[..., 3].reshape(n, -1).mean(axis=1) + 2) / (framed_b[..., 3].reshape(n, -1).mean(axis=1) + 2)
     sat = ratio[np.argmin(np.abs(np.log(ratio)))]
-    shift = np.sqrt(np.sum((ab_a - ab_b) ** 2, axis=-1).mean(axis=1)).min()
+    shift = np.sqrt(np.sum((ab_a - ab_b) ** 2, axis=-1).max(axis=1)).min()
     return {
         "lightness": float(lightness),
         "contrast": float(max(a.spread[0], 1) / max(b.spread[0], 1)),
@@ -262,7 +269,11 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
         # photo with one coloured object (a blue car) still shows a channel swap clearly.
         "chroma_corr": float(corr_ab) if min(a.chroma_layout, b.chroma_layout) >= CHROMA_CORR_MIN_LAYOUT else 1.0,
         "layout": float(np.mean(np.abs(a.cells - b.cells))),
+        # How visible a colour change is: the most changed cell (the framing that agrees best), and
+        # the change of the colour's spread over the thumbnail's pixels, which a cell mean averages
+        # away (a 30% desaturation of a many-coloured photo moves every cell a little).
         "chroma_shift": float(shift),
+        "chroma_spread_shift": float(np.hypot(*(a.spread[1:] - b.spread[1:]))),
     }
 
 
@@ -306,7 +317,7 @@ def changes_in(s: dict[str, float], limits: dict | None = None, visible_chroma: 
     """:func:`colour_change` from :func:`colour_stats` already taken (the verdict needs both)."""
     lim = {**COLOUR_LIMITS, **(limits or {})}
     found = []
-    visible = s["chroma_shift"] > visible_chroma
+    visible = max(s["chroma_shift"], s["chroma_spread_shift"]) > visible_chroma
     if s["lightness_corr"] < lim["lightness_corr"]:
         found.append("lightness inverted")
     if (visible and s["chroma_corr"] < lim["chroma_corr"]) or s["hue_shift"] > lim["hue_shift"]:

@@ -130,6 +130,30 @@ def test_a_red_blue_swap_that_keeps_a_green_pictures_tint_is_still_a_colour_chan
     assert not colour_change(sig, signature(jpeg_copy(img, 50)), comparison.colour_limits())
 
 
+def test_a_thirty_percent_saturation_change_is_a_colour_change():
+    """Visible, though no goal of the issue: the visibility gate must not hide it, nor may the
+    framings forgive it. A centre crop interpolates between cells, and interpolating two cells of
+    opposite hues cancels their colour, so a many-coloured picture's crop looked desaturated: a 30%
+    desaturation then measured as a slight *saturation* (ratio 0.93) and hid among crops."""
+    from PIL import ImageEnhance
+    from registry.colour import colour_change, colour_stats, signature
+    limits = comparison.colour_limits()
+    photo = Image.open(EXAMPLES / "lighthouse.png").convert("RGB")
+    for factor in (0.7, 1.3):
+        assert "saturation changed" in colour_change(signature(photo), signature(
+            ImageEnhance.Color(photo).enhance(factor)), limits), factor
+    colours = [(200, 40, 40), (40, 170, 60), (50, 60, 200), (210, 200, 40)]
+    tiles = np.zeros((128, 128, 3), dtype=np.uint8)
+    for i in range(4):
+        for j in range(4):
+            tiles[i * 32:(i + 1) * 32, j * 32:(j + 1) * 32] = colours[(i + j) % 4 if (i // 2 + j // 2) % 2 == 0
+                                                                      else (i * 3 + j) % 4]
+    tiles = Image.fromarray(tiles)
+    sig = signature(tiles)
+    assert colour_stats(sig, signature(ImageEnhance.Color(tiles).enhance(0.7)))["saturation"] > 1.25
+    assert colour_stats(sig, signature(ImageEnhance.Color(tiles).enhance(1.3)))["saturation"] < 1 / 1.15
+
+
 def test_jpeg_rounding_a_faint_tint_is_not_a_recolouring_but_taking_the_tint_away_is():
     """A sepia print (chroma 3 Lab units): JPEG-50's coarse chroma steps move its tint by about one
     just-noticeable difference, which the rule before the visibility gate called a saturation change
