@@ -32,10 +32,11 @@ CHROMA_CORR_MIN_LAYOUT = 1.0
 #: A colour change smaller than this (Lab units) is never called a saturation or colour-layout change:
 #: about one just-noticeable difference (CIELAB Delta E 2.3), so a viewer cannot see it. It is measured
 #: where the change is largest: the most changed of the 4 x 4 cells, or the change of the colours' spread
-#: over the thumbnail's pixels. It is also about what JPEG's coarse chroma steps do to a faint uniform
-#: tint, which the ratio and correlation limits (fitted on colourful and gray photos) took for a
-#: recolouring: benchmarks/verdicts.py --calibrate, colour.toned. The tint's turn (``hue_shift``) is
-#: not gated: it is what catches a channel swap of a faint photo.
+#: over the thumbnail's pixels. The ratio and correlation limits, fitted on colourful and gray photos,
+#: took JPEG's rounding of a faint uniform tint for a recolouring (64% of JPEG-50 copies of toned prints;
+#: 22% with this gate, since JPEG-50 moves such a tint's most changed cell by up to 2.8 at p99.5:
+#: benchmarks/verdicts.py --calibrate, colour.toned). The tint's turn (``hue_shift``) is not gated: it
+#: is what catches a channel swap of a faint photo.
 VISIBLE_CHROMA = 2.3
 
 
@@ -270,8 +271,7 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
         "chroma_corr": float(corr_ab) if min(a.chroma_layout, b.chroma_layout) >= CHROMA_CORR_MIN_LAYOUT else 1.0,
         "layout": float(np.mean(np.abs(a.cells - b.cells))),
         # How visible a colour change is: the most changed cell (the framing that agrees best), and
-        # the change of the colour's spread over the thumbnail's pixels, which a cell mean averages
-        # away (a 30% desaturation of a many-coloured photo moves every cell a little).
+        # the change of the colour's spread over the thumbnail's pixels, which cell means average away.
         "chroma_shift": float(shift),
         "chroma_spread_shift": float(np.hypot(*(a.spread[1:] - b.spread[1:]))),
     }

@@ -139,7 +139,7 @@ def test_a_thirty_percent_saturation_change_is_a_colour_change():
     from registry.colour import colour_change, colour_stats, signature
     limits = comparison.colour_limits()
     photo = Image.open(EXAMPLES / "lighthouse.png").convert("RGB")
-    for factor in (0.7, 1.3):
+    for factor in (0.7, 0.8, 1.2, 1.3):   # at 0.8 and 1.2 no cell moves far on average, one does
         assert "saturation changed" in colour_change(signature(photo), signature(
             ImageEnhance.Color(photo).enhance(factor)), limits), factor
     colours = [(200, 40, 40), (40, 170, 60), (50, 60, 200), (210, 200, 40)]
