@@ -18,7 +18,6 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from registry.comparison import calibration_name
 from registry.dedup import group_hashes, radius_for
 from registry.drawing import thumbnail
 from registry.files import image_extensions
@@ -127,7 +126,7 @@ def find_duplicates(files, backend: str = common.DEFAULT_BACKEND, hex_len: float
         names.append(name)
         hashes.append(record.hash)
         digests.append(hashlib.sha256(data).hexdigest())
-    radius = radius_for(calibration_name(hasher), hasher.hex_len, type(hasher).similar_threshold)
+    radius = radius_for(hasher, hasher.hex_len, type(hasher).similar_threshold)
     groups = group_hashes(names, hashes, radius, digests)
     data_of = dict(items)
     shown = [[(_thumbnail(data_of[n]), f"{n} · {'first' if k == 0 else f'{d} bits'}")

@@ -33,7 +33,7 @@ def colour_shift(sig_a: str, sig_b: str) -> float:
 
 
 def main(argv=None) -> dict:
-    from registry.colour import colour_change, signature
+    from registry.colour import changes_in, colour_change, colour_stats, signature
     from registry.comparison import colour_limits
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=V.CORPUS)
@@ -59,8 +59,9 @@ def main(argv=None) -> dict:
                 edited = signature(edit(img))
                 shifts_edit[name].append(colour_shift(sig, edited))
                 kept[name]["photos"] += 1
-                kept[name]["kept"] += not colour_change(sig, edited, limits)
-                kept[name]["kept_without_visibility_gate"] += not colour_change(sig, edited, limits, visible_chroma=0.0)
+                stats = colour_stats(sig, edited)
+                kept[name]["kept"] += not changes_in(stats, limits)
+                kept[name]["kept_without_visibility_gate"] += not changes_in(stats, limits, visible_chroma=0.0)
     benign = np.array(shifts_benign)
     result = {
         "command": "python benchmarks/colour_quiet.py", "photos": len(photos), "limits": limits,

@@ -869,7 +869,7 @@ def toned_copies(photo_images: list, photos: list[dict], limits: dict, benign_ed
     """How the colour rule treats benign copies of toned prints of the calibration photos, with and
     without the visibility gate (registry.colour.VISIBLE_CHROMA). Reported, not fitted: the photos the
     limits are fitted on are all colourful or gray, so nothing else shows what JPEG does to a faint tint."""
-    from registry.colour import VISIBLE_CHROMA, colour_change, colour_stats, signature
+    from registry.colour import VISIBLE_CHROMA, changes_in, colour_stats, signature
     shifts: dict[str, list] = {name: [] for name in benign_edits}
     flagged = {name: 0 for name in benign_edits}
     ungated = {name: 0 for name in benign_edits}
@@ -880,11 +880,10 @@ def toned_copies(photo_images: list, photos: list[dict], limits: dict, benign_ed
             print_ = toned(small, chroma, hue)
             sig = signature(print_)
             for name, edit in benign_edits.items():
-                copy = signature(edit(print_))
-                stats = colour_stats(sig, copy)
-                shifts[name].append(max(stats["chroma_shift"], stats["chroma_spread_shift"]))   # what the gate tests
-                flagged[name] += bool(colour_change(sig, copy, limits))
-                ungated[name] += bool(colour_change(sig, copy, limits, visible_chroma=0.0))
+                stats = colour_stats(sig, signature(edit(print_)))
+                shifts[name].append(stats["visible_shift"])
+                flagged[name] += bool(changes_in(stats, limits))
+                ungated[name] += bool(changes_in(stats, limits, visible_chroma=0.0))
     return {"photos": len(photos), "chromas": list(TONED_CHROMAS), "size": "about 512 pixels a side",
             "copies_per_kind": len(photos) * len(TONED_CHROMAS), "visible_chroma": VISIBLE_CHROMA,
             "flagged": flagged, "flagged_without_visibility_gate": ungated,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from .comparison import calibration_name, compare_hashes, similar_threshold
+from .comparison import compare_hashes, similar_threshold
 from .factory import create
 from .files import file_digest, find_images, safe_path
 from .engines import hash_stream
@@ -109,7 +109,7 @@ def iter_check(manifest: Manifest | os.PathLike | str, root: Optional[os.PathLik
     answers: dict[str, FileCheck] = {}
     if needs:
         hasher = hasher or create(**manifest.spec)
-        threshold = similar_threshold(calibration_name(hasher), hasher.hex_len, type(hasher).similar_threshold)
+        threshold = similar_threshold(hasher, hasher.hex_len, type(hasher).similar_threshold)
         for (entry, path), record in zip(needs, hash_stream(hasher, [p for _, p in needs], workers)):
             answers[entry.path] = _judge(entry, record, threshold)
     for entry, _, answer in first:

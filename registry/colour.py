@@ -259,6 +259,7 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
     ratio = (framed_a[..., 3].reshape(n, -1).mean(axis=1) + 2) / (framed_b[..., 3].reshape(n, -1).mean(axis=1) + 2)
     sat = ratio[np.argmin(np.abs(np.log(ratio)))]
     shift = np.sqrt(np.sum((ab_a - ab_b) ** 2, axis=-1).max(axis=1)).min()
+    spread_shift = np.hypot(*(a.spread[1:] - b.spread[1:]))
     return {
         "lightness": float(lightness),
         "contrast": float(max(a.spread[0], 1) / max(b.spread[0], 1)),
@@ -273,7 +274,8 @@ def colour_stats(sig_a: str, sig_b: str) -> dict[str, float]:
         # How visible a colour change is: the most changed cell (the framing that agrees best), and
         # the change of the colour's spread over the thumbnail's pixels, which cell means average away.
         "chroma_shift": float(shift),
-        "chroma_spread_shift": float(np.hypot(*(a.spread[1:] - b.spread[1:]))),
+        "chroma_spread_shift": float(spread_shift),
+        "visible_shift": float(max(shift, spread_shift)),   # what VISIBLE_CHROMA is compared with
     }
 
 
@@ -317,7 +319,7 @@ def changes_in(s: dict[str, float], limits: dict | None = None, visible_chroma: 
     """:func:`colour_change` from :func:`colour_stats` already taken (the verdict needs both)."""
     lim = {**COLOUR_LIMITS, **(limits or {})}
     found = []
-    visible = max(s["chroma_shift"], s["chroma_spread_shift"]) > visible_chroma
+    visible = s["visible_shift"] > visible_chroma
     if s["lightness_corr"] < lim["lightness_corr"]:
         found.append("lightness inverted")
     if (visible and s["chroma_corr"] < lim["chroma_corr"]) or s["hue_shift"] > lim["hue_shift"]:

@@ -115,14 +115,19 @@ def _calibrated_at(name: str, hex_len: int, key: str) -> bool:
     return key in _calibration().get("thresholds", {}).get(name, {}).get(str(hex_len), {})
 
 
-def similar_threshold(backend: str, hex_len: int, fallback: float = 0.15, *, dihedral: bool = False) -> float:
+def similar_threshold(backend: Any, hex_len: int, fallback: float = 0.15, *, dihedral: bool = False) -> float:
     """Largest normalised distance that still counts as 'slightly changed' for this backend.
+
+    ``backend``: a calibrated name, or a hash or hasher, whose :func:`calibration_name` is taken here
+    (as in :func:`turn_penalty` and :func:`min_detail`), so no caller can judge a learned projection
+    by its backend's thresholds by forgetting it.
 
     With ``dihedral``, the threshold for B as it is when its 7 turned and mirrored orientations compete
     too (``similar_dihedral``, calibrated with :func:`turn_penalty`): the best of eight distances falls
     below a threshold more often by chance, so for the same rate of false matches it must be stricter.
     A backend calibrated without it (a plugin) uses its plain threshold.
     """
+    backend = calibration_name(backend)
     entry = _nearest(backend, hex_len)
     if not entry:
         return fallback
@@ -134,11 +139,12 @@ def similar_threshold(backend: str, hex_len: int, fallback: float = 0.15, *, dih
     return float(entry[key])
 
 
-def turn_penalty(backend: str, hex_len: int) -> int:
+def turn_penalty(backend: Any, hex_len: int) -> int:
     """Bits added to the distance of a turned or mirrored orientation before it competes with B as it
     is (``dihedral=True``). Calibrated with ``similar_dihedral``: it keeps chance matches among the 7
     other orientations rare, so the threshold for B as it is stays close to the plain one; a turned
     copy then matches within ``threshold * bits - penalty`` bits. 0 where not calibrated."""
+    backend = calibration_name(backend)
     entry = _nearest(backend, hex_len)
     if not entry or "turn_penalty_bits" not in entry:
         return 0
@@ -148,9 +154,9 @@ def turn_penalty(backend: str, hex_len: int) -> int:
     return int(round(penalty * hex_len / int(_nearest_len(backend, hex_len))))
 
 
-def min_detail(backend: str, hex_len: int) -> float:
+def min_detail(backend: Any, hex_len: int) -> float:
     """Detail score below which this backend's distance means too little to call a pair the same."""
-    entry = _nearest(backend, hex_len)
+    entry = _nearest(calibration_name(backend), hex_len)
     return float(entry.get("min_detail", DEFAULT_MIN_DETAIL)) if entry else DEFAULT_MIN_DETAIL
 
 
@@ -184,7 +190,7 @@ def judge(hash_a: ImageHash, hash_b: ImageHash, distance: int, threshold: float,
     """(verdict, colour changes in words, low detail) for a pair; the one rule every face uses."""
     if same_pixels:
         return "identical", [], False
-    limit = min_detail(calibration_name(hash_a), hash_a.hex_len)
+    limit = min_detail(hash_a, hash_a.hex_len)
     details = [h.detail for h in (hash_a, hash_b) if h.detail is not None]
     low = bool(details) and min(details) < limit
     colours = hash_a.colour is not None and hash_b.colour is not None
@@ -275,7 +281,7 @@ def compare_hashes(hash_a: ImageHash, hash_b: ImageHash, threshold: Optional[flo
     """Compare two stored hashes. Without the images, equal hashes are 'similar', never 'identical'."""
     distance = hash_a - hash_b  # raises ValueError when they are not comparable
     if threshold is None:
-        threshold = similar_threshold(calibration_name(hash_a), hash_a.hex_len)
+        threshold = similar_threshold(hash_a, hash_a.hex_len)
     verdict, changes, low = judge(hash_a, hash_b, distance, threshold, same_pixels)
     return Comparison(hash_a, hash_b, distance, hash_a.bit_count, threshold, verdict, cosine,
                       tuple(changes), low, identical_file and verdict == "identical")
@@ -306,7 +312,7 @@ def compare_with(hasher, src_a: Any, src_b: Any, *, dihedral: bool = False) -> C
     same_pixels = img_a.size == img_b.size and img_a.mode == img_b.mode and \
         np.array_equal(np.asarray(img_a), np.asarray(img_b))
     bytes_a, bytes_b = _file_bytes(src_a), _file_bytes(src_b)
-    threshold = similar_threshold(calibration_name(hasher), hasher.hex_len, type(hasher).similar_threshold)
+    threshold = similar_threshold(hasher, hasher.hex_len, type(hasher).similar_threshold)
     return compare_hashes(hash_a, hash_b, threshold, cosine, same_pixels=same_pixels,
                           identical_file=bytes_a is not None and bytes_a == bytes_b)
 
@@ -316,8 +322,7 @@ def _compare_dihedral(hasher, src_a: Any, src_b: Any) -> Comparison:
     img_a, img_b = hasher.decode(src_a), hasher.decode(src_b)
     hash_a = hasher.hash_image(hasher.prepare(img_a), colour=signature(img_a))
     turned = hasher.hash_dihedral(img_b)
-    name = calibration_name(hasher)
-    penalty = turn_penalty(name, hasher.hex_len)
+    penalty = turn_penalty(hasher, hasher.hex_len)
     distances = [hash_a - h for h in turned]
     effective = [d + (penalty if k else 0) for k, d in enumerate(distances)]
     best = int(np.argmin(effective))   # the first of equals: no turn is preferred to a turn
@@ -325,7 +330,7 @@ def _compare_dihedral(hasher, src_a: Any, src_b: Any) -> Comparison:
     same_pixels = img_a.size == img_b.size and img_a.mode == img_b.mode and \
         np.array_equal(np.asarray(img_a), np.asarray(img_b))
     bytes_a, bytes_b = _file_bytes(src_a), _file_bytes(src_b)
-    threshold = similar_threshold(name, hasher.hex_len, type(hasher).similar_threshold, dihedral=True)
+    threshold = similar_threshold(hasher, hasher.hex_len, type(hasher).similar_threshold, dihedral=True)
     if best:  # a turned orientation must come within the threshold less its penalty
         threshold = max(threshold * hasher.bit_count - penalty, -1) / hasher.bit_count
     result = compare_hashes(hash_a, turned[best], threshold, same_pixels=same_pixels,

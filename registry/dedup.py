@@ -111,7 +111,7 @@ def group_hashes(paths: Sequence[str], hashes: Sequence[ImageHash], radius: int,
     index = HashIndex(hashes[0].bit_count)
     index.add(list(hashes))
     if turned is not None:
-        penalty = turn_penalty(calibration_name(hashes[0]), hashes[0].hex_len)
+        penalty = turn_penalty(hashes[0], hashes[0].hex_len)
         i, j, d, t, k = _dihedral_pairs(index, turned, radius, penalty)
     else:
         i, j, d = index.pairs(radius)
@@ -120,7 +120,7 @@ def group_hashes(paths: Sequence[str], hashes: Sequence[ImageHash], radius: int,
     threshold = radius / hashes[0].bit_count
     # Within the radius, only a pair with a low-detail side (or one found turned) can be judged
     # "different"; the rule runs on those alone (a full judge is ~0.5 ms a pair).
-    limit = min_detail(calibration_name(hashes[0]), hashes[0].hex_len)
+    limit = min_detail(hashes[0], hashes[0].hex_len)
     low = np.array([h.detail is not None and h.detail < limit for h in hashes], dtype=bool)
     for m in np.flatnonzero(low[i] | low[j] | (k != 0)):
         a, b = int(i[m]), int(j[m])
@@ -206,8 +206,7 @@ def dedup(paths: Sequence[os.PathLike | str], hasher, *, radius: Optional[int] =
     from .hasher import progress_bar
     root, files = find_images(paths, recursive)
     if radius is None:
-        radius = radius_for(calibration_name(hasher), hasher.hex_len, type(hasher).similar_threshold,
-                            dihedral=dihedral)
+        radius = radius_for(hasher, hasher.hex_len, type(hasher).similar_threshold, dihedral=dihedral)
     rels, hashes, unreadable, turned = [], [], [], []
     if dihedral:
         stream = _dihedral_stream(hasher, [f for f, _ in files], workers)

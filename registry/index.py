@@ -68,7 +68,7 @@ VERSION = 2
 REFINE_ABOVE = 0.05
 
 
-def default_radius(backend: str, hex_len: int, fallback: float = 0.15, *, dihedral: bool = False) -> int:
+def default_radius(backend: Any, hex_len: int, fallback: float = 0.15, *, dihedral: bool = False) -> int:
     """``registry.compare``'s calibrated threshold in bits, by the same ``threshold_bits`` that its
     verdicts use, so that the index and ``compare`` always agree on which pairs are the same picture."""
     bits = 4 * hex_len
@@ -277,7 +277,7 @@ class HashIndex:
         rows, _, sample = self._queries(list(eight))
         r = self._radius(radius, sample, dihedral=True)
         if penalty is None:
-            penalty = turn_penalty(calibration_name(sample), sample.hex_len) if sample is not None else 0
+            penalty = turn_penalty(sample, sample.hex_len) if sample is not None else 0
         d = np.stack([_distance(self._codes, q) for q in self._as_words(rows)]).astype(np.int64)  # (8, n)
         effective = d + np.where(np.arange(len(d)) > 0, int(penalty), 0)[:, None]
         best = effective.argmin(axis=0)

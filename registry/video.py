@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional, Unio
 import numpy as np
 from PIL import Image
 
-from .comparison import calibration_name, compare_hashes, similar_threshold
+from .comparison import compare_hashes, similar_threshold
 from .factory import create
 from .hasher import Hasher
 from .value import ImageHash
@@ -229,7 +229,7 @@ def compare_videos(a: VideoInput, b: VideoInput, backend: Union[str, Hasher] = "
     frames_b[0].hash - first  # noqa: B018  (refuses hashes of different backends, lengths or options)
     if threshold is None:
         fallback = type(hasher).similar_threshold if hasher is not None else 0.15
-        threshold = similar_threshold(calibration_name(first), first.hex_len, fallback)
+        threshold = similar_threshold(first, first.hex_len, fallback)
     notes += filter(None, (_rate_note("A", frames_a), _rate_note("B", frames_b)))
     positions, only_a, only_b, tol = align([f.time for f in frames_a], [f.time + offset for f in frames_b],
                                            tolerance)
