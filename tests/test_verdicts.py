@@ -333,6 +333,9 @@ def test_a_learned_projection_is_judged_by_its_own_calibrated_threshold(projecti
     from registry.index import default_radius
     assert default_radius(comparison.calibration_name("timm", learned), 16) == own
     assert comparison.calibration_name(_pair(0, learned)[0]) == f"timm/{projection}"   # from the hash itself
+    # the lookups take the hash itself and find its name, so no caller can forget to
+    assert comparison.similar_threshold(_pair(0, learned)[0], 16) == own / 64
+    assert default_radius(_pair(0, learned)[0], 16) == own
     # what a projection does not calibrate (the detail limit) it shares with its backend
     assert comparison.min_detail(f"timm/{projection}", 16) == comparison.min_detail("timm", 16)
 
